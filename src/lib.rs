@@ -1,0 +1,88 @@
+//! # paralelo
+//!
+//! Python's `multiprocessing`, the way the course teaches it — `Pool`, `map`, `starmap`,
+//! `apply_async`, `%%time` — in Rust: the same names, real parallelism on every core (Rust
+//! has no GIL), and errors instead of hangs.
+//!
+//! ## A first example
+//!
+//! ```
+//! use paralelo::prelude::*;
+//!
+//! fn square(x: u64) -> u64 {
+//!     x * x
+//! }
+//!
+//! // One call, every core, results in input order.
+//! assert_eq!(par_map(square, 0..10)?, [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
+//!
+//! // Python's Pool, with its method set.
+//! let pool = Pool::new(4)?;
+//! assert_eq!(pool.map(square, 0..5)?, [0, 1, 4, 9, 16]);
+//! let later = pool.apply_async(|| square(5))?;
+//! assert_eq!(later.get()?, 25);
+//! # Ok::<(), paralelo::Error>(())
+//! ```
+//!
+//! ## Threads or processes?
+//!
+//! In Python, threads cannot run Python code in parallel (the GIL), so CPU-bound work needs
+//! processes. In Rust, threads run in parallel: [`par_map`] and [`Pool`] use threads by
+//! default, start in microseconds and share memory without copying. Processes (forked
+//! workers) are there when you need what only they give: a crash that cannot take the
+//! notebook down, a PID of their own, or a faithful reproduction of the course's examples.
+//!
+//! ## Errors, not hangs
+//!
+//! Every fallible call returns [`Result`]. A task that panics comes back as that task's
+//! [`Error`] (kind [`ErrorKind::TaskPanicked`]) and the pool keeps serving; a result whose
+//! task was cancelled by [`Pool::terminate`] fails at once, where Python's `get()` waits
+//! forever.
+//!
+//! ## Measuring
+//!
+//! [`time`] prints IPython's `%%time` lines, [`timeit`] follows `%timeit`'s rule, [`Timer`]
+//! is the course's `Temporizador`, and [`TimingTable`] puts the variants of one piece of work
+//! side by side with their speedup, efficiency and the document's Python figure.
+//!
+//! ```
+//! use paralelo::prelude::*;
+//!
+//! let mut table = TimingTable::new("Suma de cuadrados");
+//! table.row("secuencial").measure(|| (0..1_000_000u64).map(|x| x * x).sum::<u64>());
+//! table.row("par_map").workers(cpu_count()).measure(|| par_map(|x: u64| x * x, 0..1_000_000u64));
+//! println!("{table}");
+//! ```
+
+mod error;
+mod par;
+mod pool;
+mod process;
+mod runtime;
+mod star;
+mod table;
+pub mod timing;
+
+pub use error::{Error, ErrorKind, Result};
+pub use par::{par_for_each, par_map, par_starmap};
+pub use pool::{AsyncResult, Imap, ImapUnordered, Pool, PoolBuilder, Threads};
+pub use process::{
+    ProcessInfo, cpu_count, current_process, machine_cpu_count, physical_cpu_count,
+};
+pub use star::StarFn;
+pub use table::{RowBuilder, TimingRow, TimingTable};
+pub use timing::{Temporizador, Timer, time, timeit};
+
+/// Big integers for the course's factorials (`num-bigint`'s `BigUint`), re-exported so a
+/// notebook needs no extra dependency.
+pub use num_bigint::{BigInt, BigUint};
+
+/// Everything a notebook or a program needs: `use paralelo::prelude::*;`.
+pub mod prelude {
+    pub use crate::timing::{Measurement, TimeitOptions, TimeitResult, measure, timeit_with};
+    pub use crate::{
+        AsyncResult, BigInt, BigUint, Error, ErrorKind, Pool, PoolBuilder, Result, StarFn,
+        Temporizador, Timer, TimingTable, cpu_count, current_process, machine_cpu_count,
+        par_for_each, par_map, par_starmap, time, timeit,
+    };
+}

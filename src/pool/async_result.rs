@@ -1,0 +1,296 @@
+//! `AsyncResult<T>`: the handle to a task's future result, and the slot behind it.
+//!
+//! A [`Slot`] is written exactly once, by whoever finishes first: the worker that ran the
+//! task, or the pool cancelling it (terminate, interrupt) before it started. Every waiter is
+//! woken by that one write, so a result can never be waited for in vain.
+
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::{Error, ErrorKind, Result};
+
+enum State<T> {
+    /// Queued, not started.
+    Pending,
+    /// A worker took it.
+    Running,
+    /// Finished (or cancelled): the outcome waits to be taken.
+    Done(Result<T>),
+    /// A `get` took the outcome; `ok` remembers whether it was a success.
+    Taken { ok: bool },
+}
+
+/// Where one task's outcome lands. Shared by the pool (writer) and the [`AsyncResult`] (reader).
+pub(crate) struct Slot<T> {
+    state: Mutex<State<T>>,
+    done: Condvar,
+    /// Told the slot's `tag` when the outcome lands (how `imap_unordered` learns the order
+    /// of completion).
+    notify: Option<(Sender<usize>, usize)>,
+}
+
+impl<T> Slot<T> {
+    pub(crate) fn new() -> Self {
+        Slot { state: Mutex::new(State::Pending), done: Condvar::new(), notify: None }
+    }
+
+    /// A slot that sends `tag` on `sender` when its outcome lands.
+    pub(crate) fn notifying(sender: Sender<usize>, tag: usize) -> Self {
+        Slot { notify: Some((sender, tag)), ..Slot::new() }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // The state is only ever replaced whole: a poisoned lock still holds a valid value.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Claims the task for a worker. False when it was cancelled first: do not run it.
+    pub(crate) fn start(&self) -> bool {
+        let mut state = self.lock();
+        if matches!(*state, State::Pending) {
+            *state = State::Running;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Stores the outcome of a task that ran.
+    pub(crate) fn finish(&self, outcome: Result<T>) {
+        self.complete(outcome, |_| true);
+    }
+
+    /// Fails a task that has not started. False when it had already started or finished.
+    pub(crate) fn cancel(&self, error: Error) -> bool {
+        self.complete(Err(error), |state| matches!(state, State::Pending))
+    }
+
+    fn complete(&self, outcome: Result<T>, allowed: impl FnOnce(&State<T>) -> bool) -> bool {
+        {
+            let mut state = self.lock();
+            if !allowed(&state) {
+                return false;
+            }
+            *state = State::Done(outcome);
+        }
+        self.done.notify_all();
+        if let Some((sender, tag)) = &self.notify {
+            // The receiver may be gone (the iterator was dropped): nobody is waiting then.
+            let _ = sender.send(*tag);
+        }
+        true
+    }
+
+    /// Waits until the outcome has landed, or until `deadline`. True when it has.
+    fn wait_until(&self, deadline: Option<Instant>) -> (MutexGuard<'_, State<T>>, bool) {
+        let mut state = self.lock();
+        loop {
+            if matches!(*state, State::Done(_) | State::Taken { .. }) {
+                return (state, true);
+            }
+            match deadline {
+                None => state = self.done.wait(state).unwrap_or_else(|p| p.into_inner()),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return (state, false);
+                    }
+                    state = self
+                        .done
+                        .wait_timeout(state, deadline - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+            }
+        }
+    }
+
+    /// Takes the outcome if it has landed by `deadline`.
+    pub(crate) fn take(&self, deadline: Option<Instant>) -> Result<T> {
+        let (mut state, landed) = self.wait_until(deadline);
+        if !landed {
+            return Err(Error::new(
+                ErrorKind::Timeout,
+                "the result is not ready yet (the task is still queued or running; \
+                 call get() again later)",
+            ));
+        }
+        match std::mem::replace(&mut *state, State::Taken { ok: false }) {
+            State::Done(outcome) => {
+                *state = State::Taken { ok: outcome.is_ok() };
+                outcome
+            }
+            taken @ State::Taken { .. } => {
+                *state = taken;
+                Err(Error::new(
+                    ErrorKind::AlreadyTaken,
+                    "this result was already taken by an earlier get_timeout()",
+                ))
+            }
+            State::Pending | State::Running => unreachable!("wait_until returned before landing"),
+        }
+    }
+
+    fn outcome_ok(&self) -> Option<bool> {
+        match &*self.lock() {
+            State::Done(outcome) => Some(outcome.is_ok()),
+            State::Taken { ok } => Some(*ok),
+            State::Pending | State::Running => None,
+        }
+    }
+}
+
+/// The result of a task submitted with [`Pool::apply_async`](crate::Pool::apply_async) or
+/// [`Pool::map_async`](crate::Pool::map_async): Python's `AsyncResult` / `ApplyResult`.
+///
+/// The task runs in the background; `get` waits for its value. Unlike Python, no wait can
+/// last forever on a task that will never run: when the pool is terminated before the
+/// task starts, `get` returns an [`ErrorKind::Cancelled`] error at once.
+///
+/// # Examples
+///
+/// ```
+/// use paralelo::prelude::*;
+///
+/// let pool = Pool::new(2)?;
+/// let v = pool.apply_async(|| 5 * 5)?;
+/// assert_eq!(v.get()?, 25);
+/// # Ok::<(), paralelo::Error>(())
+/// ```
+#[must_use = "the task runs anyway, but its value and any panic are only seen through get()"]
+pub struct AsyncResult<T> {
+    slot: Arc<Slot<T>>,
+}
+
+impl<T> AsyncResult<T> {
+    pub(crate) fn new(slot: Arc<Slot<T>>) -> Self {
+        AsyncResult { slot }
+    }
+
+    /// Waits for the task and returns its value.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::TaskPanicked`] with the panic's message when the task panicked;
+    /// [`ErrorKind::Cancelled`] when its pool was terminated before it ran;
+    /// [`ErrorKind::WorkerDied`] when the worker process running it died;
+    /// [`ErrorKind::AlreadyTaken`] when `get_timeout` already took the value.
+    pub fn get(self) -> Result<T> {
+        self.slot.take(None)
+    }
+
+    /// Waits at most `timeout` for the value.
+    ///
+    /// On a timeout nothing is lost: the task keeps running, and a later `get` or
+    /// `get_timeout` obtains its value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let slow = pool.apply_async(|| { std::thread::sleep(Duration::from_millis(200)); 7 })?;
+    /// let early = slow.get_timeout(Duration::from_millis(1));
+    /// assert!(early.unwrap_err().is_timeout());
+    /// assert_eq!(slow.get()?, 7);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Timeout`] when the value is not ready in time, or any error of [`get`](Self::get).
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
+        self.slot.take(Some(Instant::now() + timeout))
+    }
+
+    /// Waits until the task has finished (successfully or not).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let r = pool.apply_async(|| "hecho")?;
+    /// r.wait();
+    /// assert!(r.ready());
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    pub fn wait(&self) {
+        drop(self.slot.wait_until(None));
+    }
+
+    /// Waits at most `timeout` for the task to finish. True when it has.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let r = pool.apply_async(|| 1)?;
+    /// assert!(r.wait_timeout(Duration::from_secs(10)));
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.slot.wait_until(Some(Instant::now() + timeout)).1
+    }
+
+    /// True when the task has finished, successfully or not.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let r = pool.apply_async(|| 1)?;
+    /// r.wait();
+    /// assert!(r.ready());
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    pub fn ready(&self) -> bool {
+        self.slot.outcome_ok().is_some()
+    }
+
+    /// Whether the task finished without error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let r = pool.apply_async(|| -> u8 { panic!("¡ay!") })?;
+    /// r.wait();
+    /// assert_eq!(r.successful()?, false);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotReady`] while the task has not finished (Python raises `ValueError`).
+    pub fn successful(&self) -> Result<bool> {
+        self.slot.outcome_ok().ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotReady,
+                "successful() was called before the task finished: wait() first, or check ready()",
+            )
+        })
+    }
+}
+
+impl<T> std::fmt::Debug for AsyncResult<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.slot.outcome_ok() {
+            None => "pending",
+            Some(true) => "ready (ok)",
+            Some(false) => "ready (error)",
+        };
+        write!(f, "AsyncResult({state})")
+    }
+}

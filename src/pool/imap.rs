@@ -1,0 +1,158 @@
+//! The lazy iterators of `imap` and `imap_unordered`.
+//!
+//! Both keep a bounded window of chunks in flight and read more input only as results are
+//! consumed, so the input can be endless.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+use super::async_result::{AsyncResult, Slot};
+use super::threads::ChunkJob;
+use super::{Pool, Threads};
+use crate::Result;
+
+type Chunks<R> = Box<dyn Iterator<Item = ChunkJob<R>>>;
+
+/// Feeds chunks to the pool while fewer than `window` are in flight.
+struct Feeder<'p, R> {
+    pool: &'p Pool<Threads>,
+    chunks: Chunks<R>,
+    window: usize,
+    /// Set when the pool refused a chunk (closed or terminated meanwhile): reported once,
+    /// then the iteration ends.
+    refused: Option<crate::Error>,
+    done: bool,
+}
+
+impl<'p, R: Send + 'static> Feeder<'p, R> {
+    /// Submits the next chunk into a slot made by `make_slot`. None when there is nothing
+    /// more to submit.
+    fn submit_next(
+        &mut self,
+        make_slot: impl FnOnce() -> Arc<Slot<Vec<Result<R>>>>,
+    ) -> Option<Arc<Slot<Vec<Result<R>>>>> {
+        if self.done {
+            return None;
+        }
+        let Some(job) = self.chunks.next() else {
+            self.done = true;
+            return None;
+        };
+        let slot = make_slot();
+        match self.pool.spawn_chunk(slot.clone(), job) {
+            Ok(()) => Some(slot),
+            Err(e) => {
+                self.refused = Some(crate::Error::new(
+                    e.kind(),
+                    format!("{e}; the rest of the input was not processed"),
+                ));
+                self.done = true;
+                None
+            }
+        }
+    }
+}
+
+/// The iterator returned by [`Pool::imap`]: each item's result, in input order.
+#[must_use = "imap is lazy: nothing runs until the iterator is consumed"]
+pub struct Imap<'p, R> {
+    feeder: Feeder<'p, R>,
+    in_flight: VecDeque<AsyncResult<Vec<Result<R>>>>,
+    ready: std::vec::IntoIter<Result<R>>,
+}
+
+impl<'p, R: Send + 'static> Imap<'p, R> {
+    pub(super) fn new(pool: &'p Pool<Threads>, chunks: Chunks<R>, window: usize) -> Self {
+        Imap {
+            feeder: Feeder { pool, chunks, window, refused: None, done: false },
+            in_flight: VecDeque::new(),
+            ready: Vec::new().into_iter(),
+        }
+    }
+}
+
+impl<R: Send + 'static> Iterator for Imap<'_, R> {
+    type Item = Result<R>;
+
+    fn next(&mut self) -> Option<Result<R>> {
+        loop {
+            if let Some(item) = self.ready.next() {
+                return Some(item);
+            }
+            while self.in_flight.len() < self.feeder.window {
+                match self.feeder.submit_next(|| Arc::new(Slot::new())) {
+                    Some(slot) => self.in_flight.push_back(AsyncResult::new(slot)),
+                    None => break,
+                }
+            }
+            let Some(oldest) = self.in_flight.pop_front() else {
+                return self.feeder.refused.take().map(Err);
+            };
+            match oldest.get() {
+                Ok(chunk) => self.ready = chunk.into_iter(),
+                // The whole chunk never ran (its pool was terminated).
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+/// The iterator returned by [`Pool::imap_unordered`]: each item's result, as soon as ready.
+#[must_use = "imap_unordered is lazy: nothing runs until the iterator is consumed"]
+pub struct ImapUnordered<'p, R> {
+    feeder: Feeder<'p, R>,
+    in_flight: HashMap<usize, AsyncResult<Vec<Result<R>>>>,
+    next_tag: usize,
+    landed_tx: Sender<usize>,
+    landed_rx: Receiver<usize>,
+    ready: std::vec::IntoIter<Result<R>>,
+}
+
+impl<'p, R: Send + 'static> ImapUnordered<'p, R> {
+    pub(super) fn new(pool: &'p Pool<Threads>, chunks: Chunks<R>, window: usize) -> Self {
+        let (landed_tx, landed_rx) = channel();
+        ImapUnordered {
+            feeder: Feeder { pool, chunks, window, refused: None, done: false },
+            in_flight: HashMap::new(),
+            next_tag: 0,
+            landed_tx,
+            landed_rx,
+            ready: Vec::new().into_iter(),
+        }
+    }
+}
+
+impl<R: Send + 'static> Iterator for ImapUnordered<'_, R> {
+    type Item = Result<R>;
+
+    fn next(&mut self) -> Option<Result<R>> {
+        loop {
+            if let Some(item) = self.ready.next() {
+                return Some(item);
+            }
+            while self.in_flight.len() < self.feeder.window {
+                let tag = self.next_tag;
+                let tx = self.landed_tx.clone();
+                match self.feeder.submit_next(|| Arc::new(Slot::notifying(tx, tag))) {
+                    Some(slot) => {
+                        self.in_flight.insert(tag, AsyncResult::new(slot));
+                        self.next_tag += 1;
+                    }
+                    None => break,
+                }
+            }
+            if self.in_flight.is_empty() {
+                return self.feeder.refused.take().map(Err);
+            }
+            // Every slot in flight lands exactly once (run or cancelled) and sends its tag,
+            // and this iterator holds a sender: the channel cannot be closed here.
+            let tag = self.landed_rx.recv().expect("imap_unordered: sender held by self");
+            let landed = self.in_flight.remove(&tag).expect("each tag lands once");
+            match landed.get() {
+                Ok(chunk) => self.ready = chunk.into_iter(),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}

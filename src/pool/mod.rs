@@ -1,0 +1,46 @@
+//! `Pool`: Python's `multiprocessing.Pool` method set, over threads (default) or processes.
+
+mod async_result;
+mod builder;
+mod imap;
+mod threads;
+
+pub use async_result::AsyncResult;
+pub use builder::PoolBuilder;
+pub use imap::{Imap, ImapUnordered};
+pub use threads::Threads;
+
+/// A pool of workers with Python's method set: `map`, `starmap`, `imap`,
+/// `imap_unordered`, `apply`, `apply_async`, `map_async`, `close`, `join`, `terminate`.
+///
+/// The backend `B` says what the workers are. [`Threads`] (the default, from
+/// [`Pool::new`]) runs tasks on threads of this process: no GIL in Rust, so they run in
+/// parallel. The process backend (forked workers) has the same methods.
+///
+/// # Examples
+///
+/// ```
+/// use paralelo::prelude::*;
+///
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// let pool = Pool::new(4)?;
+/// assert_eq!(pool.map(square, 0..10)?, [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
+///
+/// let later = pool.apply_async(|| square(5))?;
+/// assert_eq!(later.get()?, 25);
+/// # Ok::<(), paralelo::Error>(())
+/// ```
+///
+/// # Dropping a pool
+///
+/// Dropping a thread pool closes it and **waits** for the tasks already queued, so no
+/// submitted work is lost (Python's `with Pool() as pool:` terminates instead and silently
+/// drops them). Call [`terminate`](Pool::terminate) to cancel what has not started: those
+/// tasks' [`AsyncResult::get`] then returns an error at once, where Python hangs.
+#[derive(Debug)]
+pub struct Pool<B = Threads> {
+    pub(crate) backend: B,
+}

@@ -1,0 +1,794 @@
+//! The thread backend of [`Pool`]: a rayon thread pool plus a ledger of queued tasks.
+//!
+//! rayon runs the work; the ledger adds what Python's pool promises on top: FIFO tasks that
+//! can be cancelled before they start (`terminate`), `close`/`join`, and a count of work in
+//! flight so that `join` and `Drop` know when everything has finished.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use super::async_result::{AsyncResult, Slot};
+use super::builder::PoolBuilder;
+use super::imap::{Imap, ImapUnordered};
+use super::Pool;
+use crate::par::catch_panic;
+use crate::{Error, ErrorKind, Result, StarFn};
+
+/// The default backend of [`Pool`]: worker threads of this process.
+///
+/// There is no GIL in Rust: threads run CPU-bound work in parallel, share memory without
+/// copying, and start in microseconds. Use it unless you need what only processes give
+/// (isolation from crashes, a PID of their own).
+pub struct Threads {
+    rayon: rayon::ThreadPool,
+    ledger: Arc<Ledger>,
+    workers: usize,
+    chunksize: Option<usize>,
+    owner_pid: u32,
+}
+
+/// What the pool has promised: its phase, the tasks not yet started, the work in flight.
+struct Ledger {
+    book: Mutex<Book>,
+    /// Signalled when `in_flight` drops to zero.
+    idle: Condvar,
+}
+
+struct Book {
+    phase: Phase,
+    /// Submitted tasks and running `map`s not yet finished (including cancelled tasks whose
+    /// job has not yet been dropped by rayon).
+    in_flight: usize,
+    next_id: u64,
+    /// Tasks submitted and not started, so that `terminate` can fail them at once.
+    queued: HashMap<u64, Arc<dyn Cancel>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Phase {
+    Running,
+    Closed,
+    Terminated,
+}
+
+/// A slot of any result type, seen only as something that can be cancelled.
+trait Cancel: Send + Sync {
+    fn cancel(&self, error: Error) -> bool;
+}
+
+impl<T: Send> Cancel for Slot<T> {
+    fn cancel(&self, error: Error) -> bool {
+        Slot::cancel(self, error)
+    }
+}
+
+impl Ledger {
+    fn book(&self) -> MutexGuard<'_, Book> {
+        // Every update below is a single assignment or map operation: never half done.
+        self.book.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn work_done(&self) {
+        let mut book = self.book();
+        book.in_flight -= 1;
+        if book.in_flight == 0 {
+            self.idle.notify_all();
+        }
+    }
+
+    /// Waits until no work is in flight, or until `deadline`. True when idle.
+    fn wait_idle(&self, deadline: Option<Instant>) -> bool {
+        let mut book = self.book();
+        while book.in_flight > 0 {
+            book = match deadline {
+                None => self.idle.wait(book).unwrap_or_else(|p| p.into_inner()),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return false;
+                    }
+                    self.idle.wait_timeout(book, deadline - now).unwrap_or_else(|p| p.into_inner()).0
+                }
+            };
+        }
+        true
+    }
+}
+
+impl Book {
+    fn check_running(&self) -> Result<()> {
+        match self.phase {
+            Phase::Running => Ok(()),
+            Phase::Closed => Err(Error::new(
+                ErrorKind::PoolClosed,
+                "the pool is closed: close() was called, so it takes no new work \
+                 (create a new Pool for more)",
+            )),
+            Phase::Terminated => Err(Error::new(
+                ErrorKind::PoolTerminated,
+                "the pool was terminated: terminate() was called, so it takes no new work \
+                 (create a new Pool for more)",
+            )),
+        }
+    }
+}
+
+/// Counts a synchronous call (`map`, `apply`) as work in flight while it runs.
+struct Busy<'a>(&'a Ledger);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.work_done();
+    }
+}
+
+impl Threads {
+    pub(super) fn start(options: &PoolBuilder) -> Result<Self> {
+        let workers = options.checked_workers()?;
+        let chunksize = options.checked_chunksize()?;
+        let init_report = Arc::new((Mutex::new(InitReport::default()), Condvar::new()));
+        let report = init_report.clone();
+        let initializer = options.initializer.clone();
+        let rayon = rayon::ThreadPoolBuilder::new()
+            .num_threads(workers)
+            .thread_name(|i| format!("paralelo-worker-{}", i + 1))
+            .start_handler(move |_| {
+                let outcome = match &initializer {
+                    Some(init) => catch_unwind(AssertUnwindSafe(|| init())).err(),
+                    None => None,
+                };
+                let (lock, cv) = &*report;
+                let mut r = lock.lock().unwrap_or_else(|p| p.into_inner());
+                r.started += 1;
+                if let (Some(payload), None) = (outcome, &r.first_panic) {
+                    r.first_panic = Some(crate::error::panic_message(&*payload));
+                }
+                cv.notify_all();
+            })
+            // Tasks catch their own panics; this only keeps a bug of ours from aborting.
+            .panic_handler(|_| {})
+            .build()
+            .map_err(|e| {
+                Error::new(ErrorKind::Os, format!("could not start {workers} worker threads: {e}"))
+            })?;
+        let (lock, cv) = &*init_report;
+        let mut r = lock.lock().unwrap_or_else(|p| p.into_inner());
+        while r.started < workers {
+            r = cv.wait(r).unwrap_or_else(|p| p.into_inner());
+        }
+        if let Some(message) = r.first_panic.take() {
+            return Err(Error::new(
+                ErrorKind::TaskPanicked,
+                format!("the pool's initializer panicked: {message}"),
+            ));
+        }
+        Ok(Threads {
+            rayon,
+            ledger: Arc::new(Ledger {
+                book: Mutex::new(Book {
+                    phase: Phase::Running,
+                    in_flight: 0,
+                    next_id: 0,
+                    queued: HashMap::new(),
+                }),
+                idle: Condvar::new(),
+            }),
+            workers,
+            chunksize,
+            owner_pid: std::process::id(),
+        })
+    }
+
+    /// Refuses work when the pool is not running or belongs to another process.
+    fn check_usable(&self, book: &Book) -> Result<()> {
+        if std::process::id() != self.owner_pid {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                format!(
+                    "this Pool was created by process {}: a forked child has none of its \
+                     parent's threads; create a new Pool inside the child",
+                    self.owner_pid
+                ),
+            ));
+        }
+        book.check_running()
+    }
+
+    /// Refuses work when the pool is not running or belongs to another process.
+    fn check(&self) -> Result<()> {
+        self.check_usable(&self.ledger.book())
+    }
+
+    /// Registers a synchronous call as work in flight.
+    fn busy(&self) -> Result<Busy<'_>> {
+        let mut book = self.ledger.book();
+        self.check_usable(&book)?;
+        book.in_flight += 1;
+        Ok(Busy(&self.ledger))
+    }
+
+    /// Queues `task`, whose outcome lands in `slot`.
+    pub(super) fn spawn<R: Send + 'static>(
+        &self,
+        slot: Arc<Slot<R>>,
+        task: impl FnOnce() -> Result<R> + Send + 'static,
+    ) -> Result<()> {
+        let id = {
+            let mut book = self.ledger.book();
+            self.check_usable(&book)?;
+            let id = book.next_id;
+            book.next_id += 1;
+            book.queued.insert(id, slot.clone());
+            book.in_flight += 1;
+            id
+        };
+        let ledger = self.ledger.clone();
+        self.rayon.spawn_fifo(move || {
+            ledger.book().queued.remove(&id);
+            if slot.start() {
+                slot.finish(task());
+            }
+            ledger.work_done();
+        });
+        Ok(())
+    }
+
+    fn on_own_worker(&self) -> bool {
+        self.rayon.current_thread_index().is_some()
+    }
+}
+
+#[derive(Default)]
+struct InitReport {
+    started: usize,
+    first_panic: Option<String>,
+}
+
+impl Pool<Threads> {
+    /// A pool of `workers` threads, like Python's `Pool(workers)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// fn square(x: u64) -> u64 {
+    ///     x * x
+    /// }
+    /// let pool = Pool::new(4)?;
+    /// assert_eq!(pool.map(square, 0..10)?, [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] when `workers` is 0 (Python: `ValueError: Number of
+    /// processes must be at least 1`).
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// assert_eq!(Pool::new(0).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    /// ```
+    pub fn new(workers: usize) -> Result<Self> {
+        PoolBuilder::new().workers(workers).build()
+    }
+
+    /// A pool with one worker per CPU this process may use ([`cpu_count()`](crate::cpu_count)),
+    /// like Python's `Pool()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::with_cpu_count()?;
+    /// assert_eq!(pool.workers(), cpu_count());
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Os`] when the threads could not be started.
+    pub fn with_cpu_count() -> Result<Self> {
+        PoolBuilder::new().build()
+    }
+
+    /// A builder for the other options (chunk size, initializer, backend).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::builder().workers(2).build()?;
+    /// assert_eq!(pool.workers(), 2);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    pub fn builder() -> PoolBuilder {
+        PoolBuilder::new()
+    }
+
+    /// How many workers the pool has.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// assert_eq!(Pool::new(3)?.workers(), 3);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    pub fn workers(&self) -> usize {
+        self.backend.workers
+    }
+
+    /// The chunk size set with [`PoolBuilder::chunksize`], if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// assert_eq!(Pool::new(2)?.chunksize(), None);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    pub fn chunksize(&self) -> Option<usize> {
+        self.backend.chunksize
+    }
+
+    /// Applies `f` to every item on the pool's workers and returns the results in order.
+    ///
+    /// `items` is anything rayon can split by index: a `Vec`, a range, a slice or `&Vec`.
+    /// Blocks until every item is done; `f` may borrow local variables.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// fn cuadrado(x: i32) -> i32 {
+    ///     x * x
+    /// }
+    /// let pool = Pool::new(4)?;
+    /// assert_eq!(pool.map(cuadrado, vec![1, 2, 3, 4, 5])?, [1, 4, 9, 16, 25]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::TaskPanicked`] when `f` panicked on an item (the pool stays usable);
+    /// [`ErrorKind::PoolClosed`] / [`ErrorKind::PoolTerminated`] after `close` / `terminate`.
+    pub fn map<I, F, R>(&self, f: F, items: I) -> Result<Vec<R>>
+    where
+        I: IntoParallelIterator,
+        I::Iter: IndexedParallelIterator,
+        F: Fn(I::Item) -> R + Sync + Send,
+        R: Send,
+    {
+        let _busy = self.backend.busy()?;
+        let iter = items.into_par_iter();
+        let chunksize = self.backend.chunksize;
+        catch_panic(|| {
+            self.backend.rayon.install(|| match chunksize {
+                Some(c) => iter.with_min_len(c).with_max_len(c).map(f).collect(),
+                None => iter.map(f).collect(),
+            })
+        })
+    }
+
+    /// Like [`map`](Self::map) for functions of several arguments: each item is a tuple.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// fn multiply(a: i32, b: i32) -> i32 {
+    ///     a * b
+    /// }
+    /// let pool = Pool::new(4)?;
+    /// let products = pool.starmap(multiply, vec![(1, 2), (3, 4), (5, 6), (7, 8)])?;
+    /// assert_eq!(products, [2, 12, 30, 56]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`map`](Self::map).
+    pub fn starmap<I, F>(&self, f: F, items: I) -> Result<Vec<F::Output>>
+    where
+        I: IntoParallelIterator,
+        I::Iter: IndexedParallelIterator,
+        F: StarFn<I::Item> + Sync + Send,
+        F::Output: Send,
+    {
+        self.map(move |args| f.call(args), items)
+    }
+
+    /// Runs `f` on a worker and waits for its value (Python's `apply`).
+    ///
+    /// `f` may borrow local variables, since the call blocks until it is done.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let name = String::from("Tarea 1");
+    /// assert_eq!(pool.apply(|| name.len())?, 7);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::TaskPanicked`] when `f` panicked; [`ErrorKind::PoolClosed`] /
+    /// [`ErrorKind::PoolTerminated`] after `close` / `terminate`.
+    pub fn apply<F, R>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
+        let _busy = self.backend.busy()?;
+        self.backend.rayon.install(|| catch_panic(f))
+    }
+
+    /// Queues `f` and returns at once with an [`AsyncResult`] for its value
+    /// (Python's `apply_async`). Tasks start in the order they were queued.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let a1 = pool.apply_async(|| 1)?;
+    /// let a2 = pool.apply_async(|| 2)?;
+    /// assert_eq!(a1.get()? + a2.get()?, 3);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PoolClosed`] / [`ErrorKind::PoolTerminated`] after `close` / `terminate`.
+    /// A panic in `f` is reported by the [`AsyncResult`], not here.
+    pub fn apply_async<F, R>(&self, f: F) -> Result<AsyncResult<R>>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let slot = Arc::new(Slot::new());
+        self.backend.spawn(slot.clone(), move || catch_panic(f))?;
+        Ok(AsyncResult::new(slot))
+    }
+
+    /// [`map`](Self::map) in the background: returns at once with an [`AsyncResult`] for
+    /// the whole list (Python's `map_async`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let squares = pool.map_async(|x: u32| x * x, vec![1, 2, 3])?;
+    /// assert_eq!(squares.get()?, [1, 4, 9]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`apply_async`](Self::apply_async); a panic in `f` is reported by the
+    /// [`AsyncResult`].
+    pub fn map_async<I, F, R>(&self, f: F, items: I) -> Result<AsyncResult<Vec<R>>>
+    where
+        I: IntoParallelIterator + Send + 'static,
+        I::Iter: IndexedParallelIterator,
+        F: Fn(I::Item) -> R + Sync + Send + 'static,
+        R: Send + 'static,
+    {
+        let slot = Arc::new(Slot::new());
+        let chunksize = self.backend.chunksize;
+        self.backend.spawn(slot.clone(), move || {
+            // Runs on a worker, so rayon keeps the work inside this pool.
+            catch_panic(|| {
+                let iter = items.into_par_iter();
+                match chunksize {
+                    Some(c) => iter.with_min_len(c).with_max_len(c).map(f).collect(),
+                    None => iter.map(f).collect(),
+                }
+            })
+        })?;
+        Ok(AsyncResult::new(slot))
+    }
+
+    /// [`starmap`](Self::starmap) in the background (Python's `starmap_async`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let sums = pool.starmap_async(|a: i32, b: i32| a + b, vec![(1, 2), (3, 4)])?;
+    /// assert_eq!(sums.get()?, [3, 7]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`map_async`](Self::map_async).
+    pub fn starmap_async<I, F>(&self, f: F, items: I) -> Result<AsyncResult<Vec<F::Output>>>
+    where
+        I: IntoParallelIterator + Send + 'static,
+        I::Iter: IndexedParallelIterator,
+        F: StarFn<I::Item> + Sync + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.map_async(move |args| f.call(args), items)
+    }
+
+    /// A lazy iterator over `f` applied to each item, in input order (Python's `imap`).
+    ///
+    /// The input is read as the results are consumed: at most a few chunks per worker are
+    /// in flight, so an endless or huge iterator streams through in constant memory.
+    /// Each item's outcome is its own: a panic on one item is that item's `Err`, and the
+    /// iteration goes on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let firsts: Vec<u64> = pool
+    ///     .imap(|x: u64| x * x, 0..)? // endless input
+    ///     .take(5)
+    ///     .collect::<Result<_>>()?;
+    /// assert_eq!(firsts, [0, 1, 4, 9, 16]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PoolClosed`] / [`ErrorKind::PoolTerminated`] when the pool takes no work.
+    pub fn imap<I, F, R>(&self, f: F, items: I) -> Result<Imap<'_, R>>
+    where
+        I: IntoIterator,
+        I::IntoIter: 'static,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> R + Send + Sync + 'static,
+        R: Send + 'static,
+    {
+        self.backend.check()?; // refuse at once, as Python does, not at the first item
+        Ok(Imap::new(self, chunk_jobs(f, items, self.imap_chunksize()), self.imap_window()))
+    }
+
+    /// Like [`imap`](Self::imap), but yields each result as soon as it is ready, in any
+    /// order (Python's `imap_unordered`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let mut squares: Vec<u64> =
+    ///     pool.imap_unordered(|x: u64| x * x, 0..5)?.collect::<Result<_>>()?;
+    /// squares.sort();
+    /// assert_eq!(squares, [0, 1, 4, 9, 16]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`imap`](Self::imap).
+    pub fn imap_unordered<I, F, R>(&self, f: F, items: I) -> Result<ImapUnordered<'_, R>>
+    where
+        I: IntoIterator,
+        I::IntoIter: 'static,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> R + Send + Sync + 'static,
+        R: Send + 'static,
+    {
+        self.backend.check()?;
+        Ok(ImapUnordered::new(
+            self,
+            chunk_jobs(f, items, self.imap_chunksize()),
+            self.imap_window(),
+        ))
+    }
+
+    fn imap_chunksize(&self) -> usize {
+        self.backend.chunksize.unwrap_or(1)
+    }
+
+    /// Chunks in flight for `imap`: enough to keep every worker busy while the consumer
+    /// reads, few enough to stream.
+    fn imap_window(&self) -> usize {
+        2 * self.backend.workers + 2
+    }
+
+    pub(super) fn spawn_chunk<R: Send + 'static>(
+        &self,
+        slot: Arc<Slot<Vec<Result<R>>>>,
+        job: ChunkJob<R>,
+    ) -> Result<()> {
+        self.backend.spawn(slot, move || Ok(job()))
+    }
+
+    /// Stops taking work; queued tasks still run (Python's `close`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let r = pool.apply_async(|| 42)?;
+    /// pool.close();
+    /// pool.join()?;
+    /// assert_eq!(r.get()?, 42);
+    /// assert_eq!(pool.apply(|| 1).unwrap_err().kind(), ErrorKind::PoolClosed);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    pub fn close(&self) {
+        let mut book = self.backend.ledger.book();
+        if book.phase == Phase::Running {
+            book.phase = Phase::Closed;
+        }
+    }
+
+    /// Stops taking work and cancels every queued task that has not started (Python's
+    /// `terminate`). Their [`AsyncResult`]s return an [`ErrorKind::Cancelled`] error at
+    /// once. Returns how many tasks were cancelled.
+    ///
+    /// Tasks already running finish: a thread cannot be stopped from outside. (With the
+    /// process backend, running workers are killed, as in Python.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let busy = pool.apply_async(|| std::thread::sleep(Duration::from_millis(100)))?;
+    /// busy.wait_timeout(Duration::from_millis(20)); // let it start
+    /// let queued = pool.apply_async(|| 5)?;
+    /// pool.terminate();
+    /// assert_eq!(queued.get().unwrap_err().kind(), ErrorKind::Cancelled);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    pub fn terminate(&self) -> usize {
+        let queued: Vec<_> = {
+            let mut book = self.backend.ledger.book();
+            book.phase = Phase::Terminated;
+            book.queued.drain().map(|(_, slot)| slot).collect()
+        };
+        let error = || {
+            Error::new(
+                ErrorKind::Cancelled,
+                "the task never ran: its pool was terminated first (Python would wait \
+                 forever here)",
+            )
+        };
+        queued.iter().filter(|slot| slot.cancel(error())).count()
+    }
+
+    /// Waits for every queued and running task to finish (Python's `join`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidState`] when the pool was neither closed nor terminated (Python
+    /// raises `ValueError` too), or when called from one of the pool's own workers (it
+    /// would wait for itself).
+    pub fn join(&self) -> Result<()> {
+        self.check_joinable()?;
+        self.backend.ledger.wait_idle(None);
+        Ok(())
+    }
+
+    /// Like [`join`](Self::join), giving up after `timeout`. True when every task finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let _ = pool.apply_async(|| std::thread::sleep(Duration::from_millis(200)))?;
+    /// pool.close();
+    /// assert!(!pool.join_timeout(Duration::from_millis(1))?);
+    /// assert!(pool.join_timeout(Duration::from_secs(60))?);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`join`](Self::join).
+    pub fn join_timeout(&self, timeout: Duration) -> Result<bool> {
+        self.check_joinable()?;
+        Ok(self.backend.ledger.wait_idle(Some(Instant::now() + timeout)))
+    }
+
+    fn check_joinable(&self) -> Result<()> {
+        if self.backend.ledger.book().phase == Phase::Running {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                "join() needs close() or terminate() first (Python raises `ValueError: \
+                 Pool is still running`)",
+            ));
+        }
+        if self.backend.on_own_worker() {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                "join() was called from one of the pool's own workers: it would wait for itself",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One `imap` task: a chunk of items already bound to the function.
+pub(super) type ChunkJob<R> = Box<dyn FnOnce() -> Vec<Result<R>> + Send>;
+
+/// Cuts `items` into chunks of `chunksize`, lazily, each bound to `f` as one task whose
+/// items fail or succeed one by one.
+fn chunk_jobs<I, F, R>(f: F, items: I, chunksize: usize) -> Box<dyn Iterator<Item = ChunkJob<R>>>
+where
+    I: IntoIterator,
+    I::IntoIter: 'static,
+    I::Item: Send + 'static,
+    F: Fn(I::Item) -> R + Send + Sync + 'static,
+    R: Send + 'static,
+{
+    let f = Arc::new(f);
+    let mut input = items.into_iter();
+    Box::new(std::iter::from_fn(move || {
+        let chunk: Vec<I::Item> = input.by_ref().take(chunksize).collect();
+        if chunk.is_empty() {
+            return None;
+        }
+        let f = f.clone();
+        Some(Box::new(move || chunk.into_iter().map(|x| catch_panic(|| f(x))).collect())
+            as ChunkJob<R>)
+    }))
+}
+
+/// Dropping a thread pool closes it and waits for the tasks already queued: nothing
+/// submitted is lost, and every [`AsyncResult`] still gets its value. Call
+/// [`terminate`](Pool::terminate) first to cancel queued tasks instead (what Python's
+/// `with Pool() as pool:` does, silently).
+impl Drop for Threads {
+    fn drop(&mut self) {
+        {
+            let mut book = self.ledger.book();
+            if book.phase == Phase::Running {
+                book.phase = Phase::Closed;
+            }
+        }
+        // From one of its own workers, waiting would wait for itself: the rayon pool then
+        // lets the queued work finish on its own.
+        if !self.on_own_worker() && std::process::id() == self.owner_pid {
+            self.ledger.wait_idle(None);
+        }
+    }
+}
+
+impl std::fmt::Debug for Threads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let book = self.ledger.book();
+        f.debug_struct("Threads")
+            .field("workers", &self.workers)
+            .field("phase", &book.phase)
+            .field("in_flight", &book.in_flight)
+            .finish()
+    }
+}

@@ -1,0 +1,65 @@
+//! Which rayon pool serves `par_map` in this process.
+//!
+//! rayon's global pool is made of threads, and `fork` copies only the thread that called it:
+//! in a forked child the global pool's bookkeeping says its workers exist, but they do not,
+//! and the first job sent there would wait forever. So `par_map` uses the global pool only
+//! in the process that is known not to be a forked copy, and a private pool, built on first
+//! use, in each forked child.
+
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+
+/// Set in a forked child (see [`after_fork_in_child`]): from then on the global pool is off limits.
+static IN_FORKED_CHILD: AtomicBool = AtomicBool::new(false);
+
+/// The private pool of a forked child. Atomics, not a mutex: a mutex copied by `fork` while
+/// another thread held it would stay locked forever in the child.
+static CHILD_POOL: AtomicPtr<rayon::ThreadPool> = AtomicPtr::new(ptr::null_mut());
+
+/// Runs `op` on the rayon pool that may be used by this thread of this process.
+pub(crate) fn install<R: Send>(op: impl FnOnce() -> R + Send) -> R {
+    if rayon::current_thread_index().is_some() || !IN_FORKED_CHILD.load(Ordering::Acquire) {
+        // Inside a worker of a live pool (workers are never copied by fork, so it is a
+        // pool of this process), or in a process that is not a forked copy: rayon picks
+        // the right pool by itself.
+        return op();
+    }
+    child_pool().install(op)
+}
+
+/// The forked child's own pool, built the first time it is needed.
+fn child_pool() -> &'static rayon::ThreadPool {
+    let current = CHILD_POOL.load(Ordering::Acquire);
+    if !current.is_null() {
+        // SAFETY: non-null values stored here come from `Box::leak` below and are never freed.
+        return unsafe { &*current };
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("paralelo-child-{i}"))
+        .build()
+        .expect("paralelo: could not start threads in a forked child");
+    let fresh: *mut rayon::ThreadPool = Box::leak(Box::new(pool));
+    match CHILD_POOL.compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => {
+            // SAFETY: `fresh` was leaked just above and is never freed.
+            unsafe { &*fresh }
+        }
+        Err(winner) => {
+            // Another thread of this child built one first: use it, drop ours.
+            // SAFETY: `fresh` came from `Box::leak` above and was never shared.
+            drop(unsafe { Box::from_raw(fresh) });
+            // SAFETY: as above, stored values are leaked and never freed.
+            unsafe { &*winner }
+        }
+    }
+}
+
+/// Marks this process as a forked child. The process backend calls it right after `fork`,
+/// before any user code runs in the child.
+#[allow(dead_code)] // used by the process backend
+pub(crate) fn after_fork_in_child() {
+    IN_FORKED_CHILD.store(true, Ordering::Release);
+    // A pool inherited from the parent (a grandchild's case) has no threads here. It is
+    // forgotten, never dropped: dropping would signal threads that do not exist.
+    CHILD_POOL.store(ptr::null_mut(), Ordering::Release);
+}

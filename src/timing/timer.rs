@@ -1,0 +1,134 @@
+//! `Timer`: the documents' `Temporizador`, a stopwatch for wall and CPU time.
+
+use std::time::{Duration, Instant};
+
+use super::{CpuTimes, Measurement, format_time};
+
+/// A stopwatch for wall-clock and CPU time: the course's `Temporizador`.
+///
+/// Python's
+///
+/// ```python
+/// with Temporizador() as temp:
+///     tarea(1000, 2000, resultado)
+/// print(f"Tiempo: {temp.ver_tiempo():.4f} s")
+/// ```
+///
+/// is, in Rust:
+///
+/// ```
+/// use paralelo::prelude::*;
+///
+/// let mut temp = Temporizador::start();
+/// let resultado: u64 = (1000..2000u64).sum();
+/// temp.stop();
+/// println!("Tiempo: {:.4} s", temp.ver_tiempo());
+/// # assert_eq!(resultado, 1_499_500);
+/// ```
+///
+/// Around a closure, [`Timer::run`] returns the value and the stopped timer; as a guard,
+/// [`Timer::report`] prints the time when it goes out of scope.
+#[derive(Debug, Clone)]
+pub struct Timer {
+    start: Instant,
+    cpu_start: CpuTimes,
+    stopped: Option<Measurement>,
+}
+
+/// The course documents' name for [`Timer`].
+pub type Temporizador = Timer;
+
+impl Timer {
+    /// Starts timing now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let timer = Timer::start();
+    /// assert!(timer.elapsed() < std::time::Duration::from_secs(60));
+    /// ```
+    pub fn start() -> Self {
+        Timer { start: Instant::now(), cpu_start: CpuTimes::now(), stopped: None }
+    }
+
+    /// Runs `work` under a timer and returns its value with the stopped timer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let (total, timer) = Timer::run(|| (1..=10u32).sum::<u32>());
+    /// assert_eq!(total, 55);
+    /// println!("{:.4} s", timer.secs());
+    /// ```
+    pub fn run<R>(work: impl FnOnce() -> R) -> (R, Timer) {
+        let mut timer = Timer::start();
+        let value = work();
+        timer.stop();
+        (value, timer)
+    }
+
+    /// A guard that prints `label: <time>` when it goes out of scope.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// {
+    ///     let _t = Timer::report("suma");
+    ///     let _ = (1..1000u32).sum::<u32>();
+    /// } // prints "suma: 1.2 µs"
+    /// ```
+    pub fn report(label: impl Into<String>) -> TimerReport {
+        TimerReport { label: label.into(), timer: Timer::start() }
+    }
+
+    /// Stops the timer (the first call wins) and returns what it measured.
+    pub fn stop(&mut self) -> Measurement {
+        *self.stopped.get_or_insert_with(|| Measurement {
+            wall: self.start.elapsed(),
+            cpu: CpuTimes::now().since(&self.cpu_start),
+        })
+    }
+
+    /// What the timer measured: up to [`stop`](Self::stop), or up to now while running.
+    pub fn measurement(&self) -> Measurement {
+        self.stopped.unwrap_or_else(|| Measurement {
+            wall: self.start.elapsed(),
+            cpu: CpuTimes::now().since(&self.cpu_start),
+        })
+    }
+
+    /// Wall-clock time: up to [`stop`](Self::stop), or up to now while running.
+    pub fn elapsed(&self) -> Duration {
+        self.stopped.map_or_else(|| self.start.elapsed(), |m| m.wall)
+    }
+
+    /// [`elapsed`](Self::elapsed) in seconds.
+    pub fn secs(&self) -> f64 {
+        self.elapsed().as_secs_f64()
+    }
+
+    /// [`secs`](Self::secs) under the course's name (`temp.ver_tiempo()`).
+    pub fn ver_tiempo(&self) -> f64 {
+        self.secs()
+    }
+}
+
+/// The guard returned by [`Timer::report`]: prints its label and the time on drop.
+#[derive(Debug)]
+#[must_use = "the time is printed when this guard is dropped; bind it with `let _t = …`"]
+pub struct TimerReport {
+    label: String,
+    timer: Timer,
+}
+
+impl Drop for TimerReport {
+    fn drop(&mut self) {
+        println!("{}: {}", self.label, format_time(self.timer.elapsed()));
+    }
+}
