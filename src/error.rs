@@ -85,7 +85,11 @@ impl Error {
     /// assert_eq!(e.to_string(), "nothing arrived in 1 s");
     /// ```
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), source: None }
+        Error {
+            kind,
+            message: message.into(),
+            source: None,
+        }
     }
 
     /// The same error, keeping `source` as its cause.
@@ -138,7 +142,10 @@ impl Error {
 
     /// Turns a caught panic payload into a [`ErrorKind::TaskPanicked`] error.
     pub(crate) fn from_panic(payload: Box<dyn Any + Send>) -> Self {
-        Error::new(ErrorKind::TaskPanicked, format!("task panicked: {}", panic_message(&*payload)))
+        Error::new(
+            ErrorKind::TaskPanicked,
+            format!("task panicked: {}", panic_message(&*payload)),
+        )
     }
 
     /// An [`ErrorKind::Os`] error for a failed system call.
@@ -205,6 +212,10 @@ impl From<nix::errno::Errno> for Error {
 
 impl From<serde_json::Error> for Error {
     fn from(e: serde_json::Error) -> Self {
-        Error::new(ErrorKind::Serialization, format!("serialization failed: {e}")).with_source(e)
+        Error::new(
+            ErrorKind::Serialization,
+            format!("serialization failed: {e}"),
+        )
+        .with_source(e)
     }
 }

@@ -66,9 +66,7 @@ pub mod timing;
 pub use error::{Error, ErrorKind, Result};
 pub use par::{par_for_each, par_map, par_starmap};
 pub use pool::{AsyncResult, Imap, ImapUnordered, Pool, PoolBuilder, Threads};
-pub use process::{
-    ProcessInfo, cpu_count, current_process, machine_cpu_count, physical_cpu_count,
-};
+pub use process::{ProcessInfo, cpu_count, current_process, machine_cpu_count, physical_cpu_count};
 pub use star::StarFn;
 pub use table::{RowBuilder, TimingRow, TimingTable};
 pub use timing::{Temporizador, Timer, time, timeit};

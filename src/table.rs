@@ -72,7 +72,10 @@ impl TimingTable {
     /// assert!(table.rows().is_empty());
     /// ```
     pub fn new(title: impl Into<String>) -> Self {
-        TimingTable { title: Some(title.into()), ..TimingTable::default() }
+        TimingTable {
+            title: Some(title.into()),
+            ..TimingTable::default()
+        }
     }
 
     /// Starts a row named `name`; finish it with [`RowBuilder::measure`] (runs and times a
@@ -178,12 +181,17 @@ impl TimingTable {
 
     /// The header and the cells of every row, as text.
     fn cells(&self) -> (Vec<String>, Vec<Vec<String>>) {
-        let mut header: Vec<String> = ["Variant", "Workers", "Wall", "CPU", "Speedup", "Efficiency"]
-            .map(String::from)
-            .to_vec();
+        let mut header: Vec<String> =
+            ["Variant", "Workers", "Wall", "CPU", "Speedup", "Efficiency"]
+                .map(String::from)
+                .to_vec();
         let with_reference = self.has_reference();
         if with_reference {
-            header.push(self.reference_label.clone().unwrap_or_else(|| "Reference".to_owned()));
+            header.push(
+                self.reference_label
+                    .clone()
+                    .unwrap_or_else(|| "Reference".to_owned()),
+            );
             header.push("Reference ÷ Wall".to_owned());
         }
         let rows = self
@@ -235,7 +243,10 @@ impl TimingTable {
         let (header, rows) = self.cells();
         let mut html = String::from("<table class=\"paralelo-timing\">");
         if let Some(title) = &self.title {
-            html += &format!("<caption style=\"font-weight:bold\">{}</caption>", escape(title));
+            html += &format!(
+                "<caption style=\"font-weight:bold\">{}</caption>",
+                escape(title)
+            );
         }
         html += "<thead><tr>";
         for h in &header {
@@ -270,7 +281,9 @@ impl fmt::Display for TimingTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (header, rows) = self.cells();
         let mut table = Table::new();
-        table.load_preset(UTF8_FULL_CONDENSED).apply_modifier(UTF8_ROUND_CORNERS);
+        table
+            .load_preset(UTF8_FULL_CONDENSED)
+            .apply_modifier(UTF8_ROUND_CORNERS);
         table.set_header(header);
         for row in rows {
             table.add_row(row);
@@ -288,7 +301,10 @@ impl fmt::Display for TimingTable {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// A row being added to a [`TimingTable`]; it is added by [`measure`](Self::measure),

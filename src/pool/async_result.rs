@@ -32,12 +32,19 @@ pub(crate) struct Slot<T> {
 
 impl<T> Slot<T> {
     pub(crate) fn new() -> Self {
-        Slot { state: Mutex::new(State::Pending), done: Condvar::new(), notify: None }
+        Slot {
+            state: Mutex::new(State::Pending),
+            done: Condvar::new(),
+            notify: None,
+        }
     }
 
     /// A slot that sends `tag` on `sender` when its outcome lands.
     pub(crate) fn notifying(sender: Sender<usize>, tag: usize) -> Self {
-        Slot { notify: Some((sender, tag)), ..Slot::new() }
+        Slot {
+            notify: Some((sender, tag)),
+            ..Slot::new()
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
@@ -118,7 +125,9 @@ impl<T> Slot<T> {
         }
         match std::mem::replace(&mut *state, State::Taken { ok: false }) {
             State::Done(outcome) => {
-                *state = State::Taken { ok: outcome.is_ok() };
+                *state = State::Taken {
+                    ok: outcome.is_ok(),
+                };
                 outcome
             }
             taken @ State::Taken { .. } => {

@@ -116,7 +116,9 @@ impl PoolBuilder {
     /// (Python would restart the worker forever); [`ErrorKind::Os`](crate::ErrorKind) when
     /// the threads could not be started.
     pub fn build(self) -> Result<Pool<Threads>> {
-        Ok(Pool { backend: Threads::start(&self)? })
+        Ok(Pool {
+            backend: Threads::start(&self)?,
+        })
     }
 }
 

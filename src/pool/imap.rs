@@ -65,7 +65,13 @@ pub struct Imap<'p, R> {
 impl<'p, R: Send + 'static> Imap<'p, R> {
     pub(super) fn new(pool: &'p Pool<Threads>, chunks: Chunks<R>, window: usize) -> Self {
         Imap {
-            feeder: Feeder { pool, chunks, window, refused: None, done: false },
+            feeder: Feeder {
+                pool,
+                chunks,
+                window,
+                refused: None,
+                done: false,
+            },
             in_flight: VecDeque::new(),
             ready: Vec::new().into_iter(),
         }
@@ -113,7 +119,13 @@ impl<'p, R: Send + 'static> ImapUnordered<'p, R> {
     pub(super) fn new(pool: &'p Pool<Threads>, chunks: Chunks<R>, window: usize) -> Self {
         let (landed_tx, landed_rx) = channel();
         ImapUnordered {
-            feeder: Feeder { pool, chunks, window, refused: None, done: false },
+            feeder: Feeder {
+                pool,
+                chunks,
+                window,
+                refused: None,
+                done: false,
+            },
             in_flight: HashMap::new(),
             next_tag: 0,
             landed_tx,
@@ -134,7 +146,10 @@ impl<R: Send + 'static> Iterator for ImapUnordered<'_, R> {
             while self.in_flight.len() < self.feeder.window {
                 let tag = self.next_tag;
                 let tx = self.landed_tx.clone();
-                match self.feeder.submit_next(|| Arc::new(Slot::notifying(tx, tag))) {
+                match self
+                    .feeder
+                    .submit_next(|| Arc::new(Slot::notifying(tx, tag)))
+                {
                     Some(slot) => {
                         self.in_flight.insert(tag, AsyncResult::new(slot));
                         self.next_tag += 1;
@@ -147,7 +162,10 @@ impl<R: Send + 'static> Iterator for ImapUnordered<'_, R> {
             }
             // Every slot in flight lands exactly once (run or cancelled) and sends its tag,
             // and this iterator holds a sender: the channel cannot be closed here.
-            let tag = self.landed_rx.recv().expect("imap_unordered: sender held by self");
+            let tag = self
+                .landed_rx
+                .recv()
+                .expect("imap_unordered: sender held by self");
             let landed = self.in_flight.remove(&tag).expect("each tag lands once");
             match landed.get() {
                 Ok(chunk) => self.ready = chunk.into_iter(),

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+use super::Pool;
 use super::async_result::{AsyncResult, Slot};
 use super::builder::PoolBuilder;
 use super::imap::{Imap, ImapUnordered};
-use super::Pool;
 use crate::par::catch_panic;
 use crate::{Error, ErrorKind, Result, StarFn};
 
@@ -91,7 +91,10 @@ impl Ledger {
                     if now >= deadline {
                         return false;
                     }
-                    self.idle.wait_timeout(book, deadline - now).unwrap_or_else(|p| p.into_inner()).0
+                    self.idle
+                        .wait_timeout(book, deadline - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
                 }
             };
         }
@@ -153,7 +156,10 @@ impl Threads {
             .panic_handler(|_| {})
             .build()
             .map_err(|e| {
-                Error::new(ErrorKind::Os, format!("could not start {workers} worker threads: {e}"))
+                Error::new(
+                    ErrorKind::Os,
+                    format!("could not start {workers} worker threads: {e}"),
+                )
             })?;
         let (lock, cv) = &*init_report;
         let mut r = lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -343,8 +349,8 @@ impl Pool<Threads> {
 
     /// Applies `f` to every item on the pool's workers and returns the results in order.
     ///
-    /// `items` is anything rayon can split by index: a `Vec`, a range, a slice or `&Vec`.
-    /// Blocks until every item is done; `f` may borrow local variables.
+    /// `items` is anything rayon can split: a `Vec`, a range, a slice or `&Vec`, a
+    /// `HashMap`… (for a plain iterator, see [`imap`](Self::imap)). Blocks until every item is done; `f` may borrow local variables.
     ///
     /// # Examples
     ///
@@ -366,7 +372,6 @@ impl Pool<Threads> {
     pub fn map<I, F, R>(&self, f: F, items: I) -> Result<Vec<R>>
     where
         I: IntoParallelIterator,
-        I::Iter: IndexedParallelIterator,
         F: Fn(I::Item) -> R + Sync + Send,
         R: Send,
     {
@@ -374,10 +379,9 @@ impl Pool<Threads> {
         let iter = items.into_par_iter();
         let chunksize = self.backend.chunksize;
         catch_panic(|| {
-            self.backend.rayon.install(|| match chunksize {
-                Some(c) => iter.with_min_len(c).with_max_len(c).map(f).collect(),
-                None => iter.map(f).collect(),
-            })
+            self.backend
+                .rayon
+                .install(|| map_chunked(iter, &f, chunksize))
         })
     }
 
@@ -403,7 +407,6 @@ impl Pool<Threads> {
     pub fn starmap<I, F>(&self, f: F, items: I) -> Result<Vec<F::Output>>
     where
         I: IntoParallelIterator,
-        I::Iter: IndexedParallelIterator,
         F: StarFn<I::Item> + Sync + Send,
         F::Output: Send,
     {
@@ -488,7 +491,6 @@ impl Pool<Threads> {
     pub fn map_async<I, F, R>(&self, f: F, items: I) -> Result<AsyncResult<Vec<R>>>
     where
         I: IntoParallelIterator + Send + 'static,
-        I::Iter: IndexedParallelIterator,
         F: Fn(I::Item) -> R + Sync + Send + 'static,
         R: Send + 'static,
     {
@@ -496,13 +498,7 @@ impl Pool<Threads> {
         let chunksize = self.backend.chunksize;
         self.backend.spawn(slot.clone(), move || {
             // Runs on a worker, so rayon keeps the work inside this pool.
-            catch_panic(|| {
-                let iter = items.into_par_iter();
-                match chunksize {
-                    Some(c) => iter.with_min_len(c).with_max_len(c).map(f).collect(),
-                    None => iter.map(f).collect(),
-                }
-            })
+            catch_panic(|| map_chunked(items.into_par_iter(), &f, chunksize))
         })?;
         Ok(AsyncResult::new(slot))
     }
@@ -526,7 +522,6 @@ impl Pool<Threads> {
     pub fn starmap_async<I, F>(&self, f: F, items: I) -> Result<AsyncResult<Vec<F::Output>>>
     where
         I: IntoParallelIterator + Send + 'static,
-        I::Iter: IndexedParallelIterator,
         F: StarFn<I::Item> + Sync + Send + 'static,
         F::Output: Send + 'static,
     {
@@ -566,7 +561,11 @@ impl Pool<Threads> {
         R: Send + 'static,
     {
         self.backend.check()?; // refuse at once, as Python does, not at the first item
-        Ok(Imap::new(self, chunk_jobs(f, items, self.imap_chunksize()), self.imap_window()))
+        Ok(Imap::new(
+            self,
+            chunk_jobs(f, items, self.imap_chunksize()),
+            self.imap_window(),
+        ))
     }
 
     /// Like [`imap`](Self::imap), but yields each result as soon as it is ready, in any
@@ -715,7 +714,10 @@ impl Pool<Threads> {
     /// As [`join`](Self::join).
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool> {
         self.check_joinable()?;
-        Ok(self.backend.ledger.wait_idle(Some(Instant::now() + timeout)))
+        Ok(self
+            .backend
+            .ledger
+            .wait_idle(Some(Instant::now() + timeout)))
     }
 
     fn check_joinable(&self) -> Result<()> {
@@ -733,6 +735,29 @@ impl Pool<Threads> {
             ));
         }
         Ok(())
+    }
+}
+
+/// Maps in order, in tasks of exactly `chunksize` items when one is set; otherwise rayon
+/// splits the work adaptively (its own load balancing beats any fixed chunk size).
+fn map_chunked<P, F, R>(items: P, f: &F, chunksize: Option<usize>) -> Vec<R>
+where
+    P: ParallelIterator,
+    F: Fn(P::Item) -> R + Sync + Send,
+    R: Send,
+{
+    match chunksize {
+        // Exact chunks need positions: gather the items first (only when asked for).
+        Some(c) => {
+            let items: Vec<P::Item> = items.collect();
+            items
+                .into_par_iter()
+                .with_min_len(c)
+                .with_max_len(c)
+                .map(f)
+                .collect()
+        }
+        None => items.map(f).collect(),
     }
 }
 
@@ -757,8 +782,10 @@ where
             return None;
         }
         let f = f.clone();
-        Some(Box::new(move || chunk.into_iter().map(|x| catch_panic(|| f(x))).collect())
-            as ChunkJob<R>)
+        Some(
+            Box::new(move || chunk.into_iter().map(|x| catch_panic(|| f(x))).collect())
+                as ChunkJob<R>,
+        )
     }))
 }
 

@@ -18,7 +18,10 @@ use nix::unistd::{Pid, SysconfVar, sysconf};
 /// ```
 pub fn cpu_count() -> usize {
     match sched_getaffinity(Pid::from_raw(0)) {
-        Ok(set) => (0..CpuSet::count()).filter(|&i| set.is_set(i).unwrap_or(false)).count().max(1),
+        Ok(set) => (0..CpuSet::count())
+            .filter(|&i| set.is_set(i).unwrap_or(false))
+            .count()
+            .max(1),
         Err(_) => machine_cpu_count(),
     }
 }

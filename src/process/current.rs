@@ -62,8 +62,13 @@ impl ProcessInfo {
 /// assert_eq!(me.pid(), std::process::id());
 /// ```
 pub fn current_process() -> ProcessInfo {
-    let name = lock_name().clone().unwrap_or_else(|| MAIN_PROCESS_NAME.to_owned());
-    ProcessInfo { name, pid: std::process::id() }
+    let name = lock_name()
+        .clone()
+        .unwrap_or_else(|| MAIN_PROCESS_NAME.to_owned());
+    ProcessInfo {
+        name,
+        pid: std::process::id(),
+    }
 }
 
 /// Names the current process. Called in a forked child before user code runs.
@@ -74,5 +79,7 @@ pub(crate) fn set_current_name(name: &str) {
 
 fn lock_name() -> std::sync::MutexGuard<'static, Option<String>> {
     // A panic while holding this lock cannot leave the Option half-written.
-    CURRENT_NAME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    CURRENT_NAME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

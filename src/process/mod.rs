@@ -4,6 +4,6 @@ mod cpus;
 mod current;
 
 pub use cpus::{cpu_count, machine_cpu_count, physical_cpu_count};
-pub use current::{ProcessInfo, current_process};
 #[allow(unused_imports)] // used by the process backend
 pub(crate) use current::set_current_name;
+pub use current::{ProcessInfo, current_process};

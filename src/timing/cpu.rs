@@ -73,5 +73,8 @@ impl CpuTimes {
 }
 
 fn to_duration(t: TimeVal) -> Duration {
-    Duration::new(t.tv_sec().max(0) as u64, (t.tv_usec().max(0) as u32) * 1_000)
+    Duration::new(
+        t.tv_sec().max(0) as u64,
+        (t.tv_usec().max(0) as u32) * 1_000,
+    )
 }

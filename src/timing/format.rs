@@ -45,7 +45,11 @@ pub fn format_seconds(seconds: f64, precision: usize) -> String {
     } else {
         3
     };
-    format!("{} {}", format_g(seconds * SCALE[order], precision), UNITS[order])
+    format!(
+        "{} {}",
+        format_g(seconds * SCALE[order], precision),
+        UNITS[order]
+    )
 }
 
 /// `1d 2h 3min 4s`: whole units, stopping once less than a second is left.
@@ -78,7 +82,9 @@ pub(crate) fn format_g(value: f64, precision: usize) -> String {
     }
     // Rounded to the significant digits first: the exponent is the rounded number's.
     let scientific = format!("{:.*e}", precision - 1, value);
-    let (mantissa, exponent) = scientific.split_once('e').expect("{:e} always has an exponent");
+    let (mantissa, exponent) = scientific
+        .split_once('e')
+        .expect("{:e} always has an exponent");
     let exponent: i32 = exponent.parse().expect("{:e} exponent is an integer");
     if exponent < -4 || exponent >= precision as i32 {
         let sign = if exponent < 0 { '-' } else { '+' };
@@ -90,7 +96,11 @@ pub(crate) fn format_g(value: f64, precision: usize) -> String {
 }
 
 fn trim_zeros(number: &str) -> &str {
-    if number.contains('.') { number.trim_end_matches('0').trim_end_matches('.') } else { number }
+    if number.contains('.') {
+        number.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        number
+    }
 }
 
 #[cfg(test)]

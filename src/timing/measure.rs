@@ -45,7 +45,10 @@ impl Measurement {
     /// assert_eq!(m.cpu.total(), Duration::ZERO);
     /// ```
     pub fn wall(wall: Duration) -> Self {
-        Measurement { wall, cpu: CpuTimes::default() }
+        Measurement {
+            wall,
+            cpu: CpuTimes::default(),
+        }
     }
 }
 
@@ -88,7 +91,13 @@ pub fn measure<R>(work: impl FnOnce() -> R) -> (R, Measurement) {
     let start = Instant::now();
     let value = work();
     let wall = start.elapsed();
-    (value, Measurement { wall, cpu: CpuTimes::now().since(&cpu_before) })
+    (
+        value,
+        Measurement {
+            wall,
+            cpu: CpuTimes::now().since(&cpu_before),
+        },
+    )
 }
 
 /// Runs `work`, prints its CPU and wall time as IPython's `%%time` does, and returns its value.

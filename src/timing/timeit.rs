@@ -30,7 +30,12 @@ pub struct TimeitOptions {
 
 impl Default for TimeitOptions {
     fn default() -> Self {
-        TimeitOptions { loops: None, repeat: 7, precision: 3, quiet: false }
+        TimeitOptions {
+            loops: None,
+            repeat: 7,
+            precision: 3,
+            quiet: false,
+        }
     }
 }
 
@@ -60,7 +65,10 @@ pub struct TimeitResult {
 
 impl TimeitResult {
     fn from_runs(loops: u64, all_runs: Vec<Duration>, precision: usize) -> Self {
-        let per_loop: Vec<f64> = all_runs.iter().map(|r| r.as_secs_f64() / loops as f64).collect();
+        let per_loop: Vec<f64> = all_runs
+            .iter()
+            .map(|r| r.as_secs_f64() / loops as f64)
+            .collect();
         let n = per_loop.len().max(1) as f64;
         let mean = per_loop.iter().sum::<f64>() / n;
         let variance = per_loop.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / n;
@@ -197,7 +205,10 @@ mod tests {
         let r = TimeitResult::from_runs(1, runs, 3);
         assert_eq!(r.average, Duration::from_secs_f64(2.5));
         assert!((r.stdev.as_secs_f64() - 1.25f64.sqrt()).abs() < 1e-9);
-        assert_eq!((r.best, r.worst), (Duration::from_secs(1), Duration::from_secs(4)));
+        assert_eq!(
+            (r.best, r.worst),
+            (Duration::from_secs(1), Duration::from_secs(4))
+        );
     }
 
     #[test]

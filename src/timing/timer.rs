@@ -50,7 +50,11 @@ impl Timer {
     /// assert!(timer.elapsed() < std::time::Duration::from_secs(60));
     /// ```
     pub fn start() -> Self {
-        Timer { start: Instant::now(), cpu_start: CpuTimes::now(), stopped: None }
+        Timer {
+            start: Instant::now(),
+            cpu_start: CpuTimes::now(),
+            stopped: None,
+        }
     }
 
     /// Runs `work` under a timer and returns its value with the stopped timer.
@@ -84,7 +88,10 @@ impl Timer {
     /// } // prints "suma: 1.2 µs"
     /// ```
     pub fn report(label: impl Into<String>) -> TimerReport {
-        TimerReport { label: label.into(), timer: Timer::start() }
+        TimerReport {
+            label: label.into(),
+            timer: Timer::start(),
+        }
     }
 
     /// Stops the timer (the first call wins) and returns what it measured.
@@ -105,7 +112,8 @@ impl Timer {
 
     /// Wall-clock time: up to [`stop`](Self::stop), or up to now while running.
     pub fn elapsed(&self) -> Duration {
-        self.stopped.map_or_else(|| self.start.elapsed(), |m| m.wall)
+        self.stopped
+            .map_or_else(|| self.start.elapsed(), |m| m.wall)
     }
 
     /// [`elapsed`](Self::elapsed) in seconds.
