@@ -19,10 +19,8 @@ pub struct ProcessInfo {
 }
 
 impl ProcessInfo {
-    /// The process name: `"MainProcess"` in the program itself, the [`Process`]'s name
-    /// (`"Process-1"`, or the one given) inside a child.
-    ///
-    /// [`Process`]: crate::process
+    /// The process name: `"MainProcess"` in the program itself, the child process's name
+    /// (`"Process-1"`, or the one given) inside a forked child.
     ///
     /// # Examples
     ///
