@@ -55,19 +55,29 @@
 //! ```
 
 mod error;
+mod ipc;
 mod par;
 mod pool;
 mod process;
 mod runtime;
+mod shared;
 mod star;
+mod sync;
+mod sys;
 mod table;
 pub mod timing;
 
 pub use error::{Error, ErrorKind, Result};
+pub use ipc::{Connection, JoinableQueue, Pipe, Queue};
 pub use par::{par_for_each, par_map, par_starmap};
 pub use pool::{AsyncResult, Imap, ImapUnordered, Pool, PoolBuilder, Threads};
-pub use process::{ProcessInfo, cpu_count, current_process, machine_cpu_count, physical_cpu_count};
+pub use process::{
+    Process, ProcessInfo, cpu_count, current_cpu, current_process, log_to_stderr,
+    machine_cpu_count, physical_cpu_count, set_cpu_affinity,
+};
+pub use shared::{Array, Scalar, Value};
 pub use star::StarFn;
+pub use sync::{Barrier, Event, Lock, LockGuard, RLock, RLockGuard, Semaphore, SemaphoreGuard};
 pub use table::{RowBuilder, TimingRow, TimingTable};
 pub use timing::{Temporizador, Timer, time, timeit};
 
@@ -75,9 +85,16 @@ pub use timing::{Temporizador, Timer, time, timeit};
 /// notebook needs no extra dependency.
 pub use num_bigint::{BigInt, BigUint};
 
+/// The `log` facade (`info!`, `warn!`, …), re-exported for [`log_to_stderr`].
+pub use log;
+
 /// Everything a notebook or a program needs: `use paralelo::prelude::*;`.
 pub mod prelude {
     pub use crate::timing::{Measurement, TimeitOptions, TimeitResult, measure, timeit_with};
+    pub use crate::{
+        Array, Barrier, Connection, Event, JoinableQueue, Lock, Pipe, Process, Queue, RLock,
+        Semaphore, Value, current_cpu, log_to_stderr, set_cpu_affinity,
+    };
     pub use crate::{
         AsyncResult, BigInt, BigUint, Error, ErrorKind, Pool, PoolBuilder, Result, StarFn,
         Temporizador, Timer, TimingTable, cpu_count, current_process, machine_cpu_count,

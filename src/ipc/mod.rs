@@ -1,0 +1,14 @@
+//! Messages between processes (and threads): [`Pipe`] / [`Connection`], [`Queue`],
+//! [`JoinableQueue`]. Typed, encoded with serde.
+
+mod codec;
+mod connection;
+mod joinable_queue;
+mod pipe;
+mod queue;
+mod ring;
+
+pub use connection::Connection;
+pub use joinable_queue::JoinableQueue;
+pub use pipe::Pipe;
+pub use queue::Queue;

@@ -1,0 +1,142 @@
+//! `Array<T>`: a fixed-length array of numbers in shared memory.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::Scalar;
+use crate::sys::SharedRegion;
+use crate::{Error, Lock, Result};
+
+/// A fixed-length array of numbers in shared memory, with a lock, like Python's
+/// `multiprocessing.Array('d', 10)`.
+///
+/// Like [`Value`](crate::Value): made before `fork`, it is the same memory in every
+/// process; each element is read and written whole; hold [`get_lock`](Self::get_lock) for
+/// updates that span several steps.
+///
+/// # Examples
+///
+/// ```
+/// use paralelo::prelude::*;
+///
+/// let arr = Array::from_slice(&[1.0f64, 2.0, 3.0])?;
+/// let child_arr = arr.clone();
+/// let p = Process::new(move || {
+///     for i in 0..child_arr.len() {
+///         let x = child_arr.get(i).unwrap();
+///         child_arr.set(i, -x).unwrap();
+///     }
+/// });
+/// p.start()?;
+/// p.join()?;
+/// assert_eq!(arr.to_vec(), [-1.0, -2.0, -3.0]);
+/// # Ok::<(), paralelo::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Array<T> {
+    region: Arc<SharedRegion>,
+    len: usize,
+    lock: Lock,
+    _type: PhantomData<T>,
+}
+
+impl<T: Scalar> Array<T> {
+    /// An array of `len` elements, all zero (`false` for `bool`), like `Array('i', len)`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Os`](crate::ErrorKind) when shared memory could not be mapped.
+    pub fn zeroed(len: usize) -> Result<Self> {
+        let bytes = len.checked_mul(8).ok_or_else(|| {
+            Error::invalid_argument(format!("an array of {len} elements is too large"))
+        })?;
+        Ok(Array {
+            region: Arc::new(SharedRegion::new(bytes.max(8))?),
+            len,
+            lock: Lock::new()?,
+            _type: PhantomData,
+        })
+    }
+
+    /// An array holding a copy of `values`, like `Array('d', [1.0, 2.0])`.
+    ///
+    /// # Errors
+    ///
+    /// As [`zeroed`](Self::zeroed).
+    pub fn from_slice(values: &[T]) -> Result<Self> {
+        let array = Self::zeroed(values.len())?;
+        for (i, v) in values.iter().enumerate() {
+            array.region.u64_at(8 * i).store(v.to_bits(), Relaxed);
+        }
+        Ok(array)
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when the array has no element.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn check(&self, index: usize) -> Result<usize> {
+        if index < self.len {
+            Ok(8 * index)
+        } else {
+            Err(Error::invalid_argument(format!(
+                "index {index} is out of range for an Array of length {} (Python raises \
+                 IndexError)",
+                self.len
+            )))
+        }
+    }
+
+    /// The element at `index`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let a = Array::from_slice(&[10i32, 20])?;
+    /// assert_eq!(a.get(1)?, 20);
+    /// assert_eq!(a.get(2).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind) when `index` is out of range.
+    pub fn get(&self, index: usize) -> Result<T> {
+        Ok(T::from_bits(
+            self.region.u64_at(self.check(index)?).load(Relaxed),
+        ))
+    }
+
+    /// Replaces the element at `index`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind) when `index` is out of range.
+    pub fn set(&self, index: usize, value: T) -> Result<()> {
+        self.region
+            .u64_at(self.check(index)?)
+            .store(value.to_bits(), Relaxed);
+        Ok(())
+    }
+
+    /// A copy of every element (Python's `arr[:]`).
+    pub fn to_vec(&self) -> Vec<T> {
+        (0..self.len)
+            .map(|i| T::from_bits(self.region.u64_at(8 * i).load(Relaxed)))
+            .collect()
+    }
+
+    /// The lock that goes with this array (Python's `get_lock()`).
+    pub fn get_lock(&self) -> &Lock {
+        &self.lock
+    }
+}

@@ -1,0 +1,29 @@
+//! The one home of `unsafe` OS code: `fork`, `waitpid`, signals, CPU affinity, shared
+//! memory and process-shared mutexes.
+//!
+//! Everything outside this module is safe code built on these few wrappers. Each `unsafe`
+//! block says why it is sound in a `// SAFETY:` comment.
+//!
+//! # Fork pitfalls these wrappers handle
+//!
+//! - `fork` copies only the calling thread. Any lock another thread held at that instant
+//!   stays locked forever in the child, so the child touches no lock-protected state of the
+//!   parent that it does not own: it marks itself as a forked child (so `par_map` builds a
+//!   fresh rayon pool), runs the task and leaves with `_exit`, never returning into the
+//!   caller's code and never running the parent's destructors or `atexit` handlers.
+//! - Buffered output would be printed twice (once by each process): stdout and stderr are
+//!   flushed right before `fork`, and the child flushes its own before `_exit`.
+//! - `PR_SET_PDEATHSIG` fires when the *thread* that forked exits, not the process: forks
+//!   are made from long-lived threads (the caller's, or a pool's supervisor).
+
+mod affinity;
+mod fork;
+mod pmutex;
+mod shm;
+mod wait;
+
+pub(crate) use affinity::{current_cpu, set_affinity};
+pub(crate) use fork::{fork_run, kill};
+pub(crate) use pmutex::{RawCondvar, RawMutex, Relock};
+pub(crate) use shm::SharedRegion;
+pub(crate) use wait::ChildWatch;

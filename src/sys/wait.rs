@@ -1,0 +1,133 @@
+//! Waiting for a child: `waitpid`, and a pidfd to wait with a timeout.
+
+use std::fmt;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use super::fork::signal_name;
+use crate::{Error, Result};
+
+/// How a child ended: an exit code, or a signal (stored negative, like Python's `exitcode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ExitStatus(pub(crate) i32);
+
+impl ExitStatus {
+    /// The signal that killed the process, if one did.
+    pub(crate) fn signal(self) -> Option<i32> {
+        (self.0 < 0).then_some(-self.0)
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.signal() {
+            Some(sig) => write!(f, "killed by signal {sig} ({})", signal_name(sig)),
+            None => write!(f, "exit code {}", self.0),
+        }
+    }
+}
+
+/// A child process to wait for. Reaps it exactly once and remembers how it ended.
+#[derive(Debug)]
+pub(crate) struct ChildWatch {
+    pid: Pid,
+    /// Readable when the child has ended: lets a wait have a timeout without polling.
+    pidfd: Option<OwnedFd>,
+    status: Option<ExitStatus>,
+}
+
+impl ChildWatch {
+    pub(crate) fn new(pid: Pid) -> Self {
+        ChildWatch {
+            pid,
+            pidfd: pidfd_open(pid),
+            status: None,
+        }
+    }
+
+    pub(crate) fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// How the child ended, if it has been reaped.
+    pub(crate) fn status(&self) -> Option<ExitStatus> {
+        self.status
+    }
+
+    /// Reaps the child if it has ended, without blocking.
+    pub(crate) fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
+        self.reap(Some(WaitPidFlag::WNOHANG))
+    }
+
+    /// Waits (blocking) until the child ends.
+    pub(crate) fn wait(&mut self) -> Result<ExitStatus> {
+        loop {
+            if let Some(status) = self.reap(None)? {
+                return Ok(status);
+            }
+        }
+    }
+
+    /// Waits at most `timeout` for the child to end.
+    pub(crate) fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>> {
+        let deadline = Instant::now() + timeout;
+        let mut nap = Duration::from_micros(50);
+        loop {
+            if let Some(status) = self.try_wait()? {
+                return Ok(Some(status));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            let left = deadline - now;
+            match &self.pidfd {
+                Some(fd) => {
+                    let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+                    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                    match poll(
+                        &mut fds,
+                        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+                    ) {
+                        Ok(_) | Err(Errno::EINTR) => {}
+                        Err(errno) => return Err(Error::os("poll(pidfd)", errno)),
+                    }
+                }
+                None => {
+                    std::thread::sleep(nap.min(left));
+                    nap = (nap * 2).min(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+
+    fn reap(&mut self, flags: Option<WaitPidFlag>) -> Result<Option<ExitStatus>> {
+        if let Some(status) = self.status {
+            return Ok(Some(status));
+        }
+        let status = match waitpid(self.pid, flags) {
+            Ok(WaitStatus::Exited(_, code)) => ExitStatus(code),
+            Ok(WaitStatus::Signaled(_, signal, _)) => ExitStatus(-(signal as i32)),
+            Ok(_) | Err(Errno::EINTR) => return Ok(None),
+            Err(errno) => return Err(Error::os("waitpid", errno)),
+        };
+        self.status = Some(status);
+        self.pidfd = None;
+        Ok(Some(status))
+    }
+}
+
+fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a PID and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `fd` is a descriptor just returned to us and owned by nobody else.
+    Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}

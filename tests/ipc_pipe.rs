@@ -1,0 +1,103 @@
+//! `Pipe` / `Connection`: typed messages both ways, timeouts, end of file when the peer dies.
+
+mod process_util;
+
+use std::time::Duration;
+
+use paralelo::prelude::*;
+use process_util::in_child;
+
+#[test]
+fn both_directions_between_processes() {
+    in_child(20, || {
+        let (parent, child) = Pipe::<String>::new().unwrap();
+        let p = Process::new(move || {
+            let q = child.recv().unwrap();
+            child.send(format!("{q}!")).unwrap();
+        });
+        p.start().unwrap();
+        parent.send("hola".to_string()).unwrap();
+        assert_eq!(
+            parent.recv_timeout(Duration::from_secs(10)).unwrap(),
+            "hola!"
+        );
+        p.join().unwrap();
+    });
+}
+
+#[test]
+fn a_dead_peer_is_end_of_file_not_a_hang() {
+    in_child(20, || {
+        let (parent, child) = Pipe::<u32>::new().unwrap();
+        let p = Process::new(move || {
+            child.send(1).unwrap();
+            std::process::abort();
+        });
+        p.start().unwrap();
+        assert_eq!(parent.recv().unwrap(), 1);
+        let err = parent.recv().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Disconnected, "{err}");
+        p.join().unwrap();
+        // Sending to a dead peer is an error too, not a SIGPIPE.
+        assert_eq!(parent.send(2).unwrap_err().kind(), ErrorKind::Disconnected);
+    });
+}
+
+#[test]
+fn many_messages_arrive_in_order_with_threads() {
+    let (a, b) = Pipe::<u64>::new().unwrap();
+    let t = std::thread::spawn(move || {
+        for i in 0..10_000u64 {
+            a.send(i).unwrap();
+        }
+    });
+    for i in 0..10_000u64 {
+        assert_eq!(b.recv_timeout(Duration::from_secs(10)).unwrap(), i);
+    }
+    t.join().unwrap();
+}
+
+#[test]
+fn big_messages_cross_whole() {
+    let (a, b) = Pipe::<Vec<u8>>::new().unwrap();
+    let t = std::thread::spawn(move || a.send(vec![7u8; 3 << 20]).unwrap());
+    let got = b.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(got.len(), 3 << 20);
+    t.join().unwrap();
+}
+
+#[test]
+fn timeouts_and_poll() {
+    let (a, b) = Pipe::<u8>::new().unwrap();
+    assert!(
+        a.recv_timeout(Duration::from_millis(5))
+            .unwrap_err()
+            .is_timeout()
+    );
+    assert!(!a.poll(Duration::ZERO).unwrap());
+    b.send(9).unwrap();
+    assert!(a.poll(Duration::from_secs(5)).unwrap());
+    assert_eq!(a.recv().unwrap(), 9);
+}
+
+#[test]
+fn one_way_ends_refuse_the_wrong_direction() {
+    let (r, w) = Pipe::<u8>::one_way().unwrap();
+    w.send(1).unwrap();
+    assert_eq!(r.recv().unwrap(), 1);
+    assert_eq!(r.send(1).unwrap_err().kind(), ErrorKind::InvalidState);
+    assert_eq!(w.recv().unwrap_err().kind(), ErrorKind::InvalidState);
+}
+
+#[test]
+fn a_value_that_fails_to_serialize_is_a_clear_error() {
+    use std::collections::HashMap;
+    // JSON object keys must be strings: a map with tuple keys cannot be encoded.
+    let (a, b) = Pipe::<HashMap<(u8, u8), u8>>::new().unwrap();
+    let bad: HashMap<(u8, u8), u8> = [((1, 2), 3)].into();
+    let err = a.send(&bad).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Serialization, "{err}");
+    // Nothing half-sent: the pipe still works.
+    a.send(HashMap::new()).unwrap();
+    assert!(b.recv().unwrap().is_empty());
+}
