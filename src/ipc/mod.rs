@@ -1,7 +1,7 @@
 //! Messages between processes (and threads): [`Pipe`] / [`Connection`], [`Queue`],
 //! [`JoinableQueue`]. Typed, encoded with serde.
 
-mod codec;
+pub(crate) mod codec;
 mod connection;
 mod joinable_queue;
 mod pipe;

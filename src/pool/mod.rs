@@ -3,11 +3,13 @@
 mod async_result;
 mod builder;
 mod imap;
+mod processes;
 mod threads;
 
 pub use async_result::AsyncResult;
 pub use builder::PoolBuilder;
 pub use imap::{Imap, ImapUnordered};
+pub use processes::Processes;
 pub use threads::Threads;
 
 /// A pool of workers with Python's method set: `map`, `starmap`, `imap`,

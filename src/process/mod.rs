@@ -2,6 +2,7 @@
 //! itself (a closure in a forked child).
 
 mod affinity;
+pub(crate) mod children;
 mod cpus;
 mod current;
 mod logging;

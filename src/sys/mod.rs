@@ -26,4 +26,4 @@ pub(crate) use affinity::{current_cpu, set_affinity};
 pub(crate) use fork::{fork_run, kill};
 pub(crate) use pmutex::{RawCondvar, RawMutex, Relock};
 pub(crate) use shm::SharedRegion;
-pub(crate) use wait::ChildWatch;
+pub(crate) use wait::{ChildWatch, ExitStatus};

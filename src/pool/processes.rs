@@ -1,0 +1,797 @@
+//! The process backend of [`Pool`]: every task runs in a forked child.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::Pool;
+use super::async_result::{AsyncResult, Slot};
+use super::builder::{Initializer, PoolBuilder};
+use crate::ipc::codec;
+use crate::process::children::{ChildTask, Children, run_tasks};
+use crate::{Error, ErrorKind, Result, StarFn};
+
+/// The process backend of [`Pool`]: each task runs in a child process forked for it.
+///
+/// Select it with [`Pool::processes`] or [`PoolBuilder::build_processes`]. The methods are
+/// the thread pool's; what differs:
+///
+/// - The function and the items reach the child through `fork` (nothing is encoded on the
+///   way in, closures may capture anything); the **results** come back encoded with serde,
+///   so they must be `Serialize + DeserializeOwned`.
+/// - A task that crashes its process — `panic`, `std::process::exit`, `abort`, `SIGSEGV`,
+///   a `SIGKILL` from outside — fails with an [`ErrorKind::WorkerDied`] error naming the
+///   exit code or signal; the other tasks run on, in fresh processes. No call waits on a
+///   dead worker.
+/// - Each task (for `map`: each chunk) gets a fresh process, forked from the caller: what
+///   one task changes in its memory, the next does not see, and the initializer runs in
+///   every one of them before its task.
+/// - [`terminate`](Pool::terminate) stops running tasks too (`SIGTERM`), as in Python.
+pub struct Processes {
+    workers: usize,
+    chunksize: Option<usize>,
+    initializer: Option<Initializer>,
+    children: Arc<Children>,
+    inner: Arc<Inner>,
+    runners: Mutex<Vec<JoinHandle<()>>>,
+    owner_pid: u32,
+}
+
+/// A queued `*_async` call: `run` does the work, `cancel` fails it without running it.
+struct Job {
+    run: Box<dyn FnOnce() + Send>,
+    cancel: Box<dyn FnOnce(Error) + Send>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Phase {
+    Running,
+    Closed,
+    Terminated,
+    /// Dropped: the runner threads leave once the queue is empty.
+    Stopping,
+}
+
+struct Book {
+    phase: Phase,
+    queue: VecDeque<Job>,
+    /// Queued and running calls (synchronous ones included), for `join`.
+    in_flight: usize,
+}
+
+struct Inner {
+    book: Mutex<Book>,
+    work: Condvar,
+    idle: Condvar,
+}
+
+impl Inner {
+    fn book(&self) -> MutexGuard<'_, Book> {
+        // Every update is a single assignment or queue operation: never half done.
+        self.book.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn done(&self) {
+        let mut book = self.book();
+        book.in_flight -= 1;
+        if book.in_flight == 0 {
+            self.idle.notify_all();
+        }
+    }
+
+    fn wait_idle(&self, deadline: Option<Instant>) -> bool {
+        let mut book = self.book();
+        while book.in_flight > 0 {
+            book = match deadline {
+                None => self.idle.wait(book).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return false;
+                    }
+                    self.idle
+                        .wait_timeout(book, d - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+        }
+        true
+    }
+
+    /// The runner threads' loop: take queued jobs one at a time.
+    fn serve(&self) {
+        loop {
+            let job = {
+                let mut book = self.book();
+                loop {
+                    if let Some(job) = book.queue.pop_front() {
+                        break job;
+                    }
+                    if book.phase == Phase::Stopping {
+                        return;
+                    }
+                    book = self.work.wait(book).unwrap_or_else(|p| p.into_inner());
+                }
+            };
+            (job.run)();
+            self.done();
+        }
+    }
+}
+
+/// Marks a synchronous call as in flight while it runs.
+struct Busy<'a>(&'a Inner);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.done();
+    }
+}
+
+fn check_phase(phase: Phase) -> Result<()> {
+    match phase {
+        Phase::Running => Ok(()),
+        Phase::Closed => Err(Error::new(
+            ErrorKind::PoolClosed,
+            "the pool is closed: close() was called, so it takes no new work",
+        )),
+        Phase::Terminated | Phase::Stopping => Err(Error::new(
+            ErrorKind::PoolTerminated,
+            "the pool was terminated: terminate() was called, so it takes no new work",
+        )),
+    }
+}
+
+impl Processes {
+    fn start(options: &PoolBuilder) -> Result<Self> {
+        let workers = options.checked_workers()?;
+        let chunksize = options.checked_chunksize()?;
+        let inner = Arc::new(Inner {
+            book: Mutex::new(Book {
+                phase: Phase::Running,
+                queue: VecDeque::new(),
+                in_flight: 0,
+            }),
+            work: Condvar::new(),
+            idle: Condvar::new(),
+        });
+        // Runner threads live as long as the pool: a child is killed when the thread that
+        // forked it ends (PR_SET_PDEATHSIG), so async tasks are forked from these.
+        let mut runners = Vec::with_capacity(workers);
+        for i in 0..workers {
+            let inner = inner.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("paralelo-process-runner-{}", i + 1))
+                .spawn(move || inner.serve())
+                .map_err(|e| {
+                    Error::new(
+                        ErrorKind::Os,
+                        format!("could not start a runner thread: {e}"),
+                    )
+                })?;
+            runners.push(handle);
+        }
+        Ok(Processes {
+            workers,
+            chunksize,
+            initializer: options.initializer.clone(),
+            children: Arc::new(Children::default()),
+            inner,
+            runners: Mutex::new(runners),
+            owner_pid: std::process::id(),
+        })
+    }
+
+    fn check_owner(&self) -> Result<()> {
+        if std::process::id() != self.owner_pid {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                format!(
+                    "this Pool was created by process {}: a forked child cannot use it; \
+                     create a new Pool inside the child",
+                    self.owner_pid
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn busy(&self) -> Result<Busy<'_>> {
+        self.check_owner()?;
+        let mut book = self.inner.book();
+        check_phase(book.phase)?;
+        book.in_flight += 1;
+        Ok(Busy(&self.inner))
+    }
+
+    fn submit(&self, job: Job) -> Result<()> {
+        self.check_owner()?;
+        let mut book = self.inner.book();
+        check_phase(book.phase)?;
+        book.in_flight += 1;
+        book.queue.push_back(job);
+        drop(book);
+        self.inner.work.notify_one();
+        Ok(())
+    }
+
+    /// What the pool's children need to run tasks: a cheap, `'static` handle.
+    fn engine(&self) -> Engine {
+        Engine {
+            workers: self.workers,
+            chunksize: self.chunksize,
+            initializer: self.initializer.clone(),
+            children: self.children.clone(),
+        }
+    }
+}
+
+/// Runs tasks in children; clonable into the runner threads.
+#[derive(Clone)]
+struct Engine {
+    workers: usize,
+    chunksize: Option<usize>,
+    initializer: Option<Initializer>,
+    children: Arc<Children>,
+}
+
+fn encode<R: Serialize>(value: &R) -> std::result::Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    codec::encode_into(value, &mut out).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+impl Engine {
+    /// The chunk size for `n` items: the one set, or Python's rule (about four chunks per
+    /// worker).
+    fn chunk_len(&self, n: usize) -> usize {
+        self.chunksize
+            .unwrap_or_else(|| n.div_ceil(4 * self.workers))
+            .max(1)
+    }
+
+    /// `f` over `items` in children, one chunk per child; each chunk's outcome, in order.
+    fn map_chunks<A, F, R>(&self, f: &F, items: Vec<A>) -> Vec<Result<Vec<R>>>
+    where
+        F: Fn(A) -> R,
+        R: Serialize + DeserializeOwned,
+    {
+        let per = self.chunk_len(items.len());
+        let mut chunks: Vec<Vec<A>> = Vec::new();
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            chunks.push(items.by_ref().take(per).collect());
+        }
+        let tasks: Vec<ChildTask<'_>> = chunks
+            .into_iter()
+            .map(|chunk| {
+                let init = self.initializer.clone();
+                Box::new(move || {
+                    if let Some(init) = init {
+                        init();
+                    }
+                    encode(&chunk.into_iter().map(f).collect::<Vec<R>>())
+                }) as ChildTask<'_>
+            })
+            .collect();
+        run_tasks(tasks, self.workers, &self.children, "ForkPoolWorker")
+            .into_iter()
+            .map(|outcome| codec::decode(&outcome?))
+            .collect()
+    }
+
+    fn map<A, F, R>(&self, f: &F, items: Vec<A>) -> Result<Vec<R>>
+    where
+        F: Fn(A) -> R,
+        R: Serialize + DeserializeOwned,
+    {
+        let mut out = Vec::with_capacity(items.len());
+        let mut first_error = None;
+        for chunk in self.map_chunks(f, items) {
+            match chunk {
+                Ok(values) => out.extend(values),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            None => Ok(out),
+            Some(e) => Err(e),
+        }
+    }
+
+    fn apply<F, R>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce() -> R,
+        R: Serialize + DeserializeOwned,
+    {
+        let init = self.initializer.clone();
+        let task: ChildTask<'_> = Box::new(move || {
+            if let Some(init) = init {
+                init();
+            }
+            encode(&f())
+        });
+        let outcome = run_tasks(vec![task], 1, &self.children, "ForkPoolWorker").pop();
+        codec::decode(
+            &outcome.unwrap_or_else(|| Err(Error::new(ErrorKind::Cancelled, "no outcome")))?,
+        )
+    }
+}
+
+impl PoolBuilder {
+    /// Starts a pool whose tasks run in forked child processes (see [`Processes`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::builder().workers(2).chunksize(10).build_processes()?;
+    /// assert_eq!(pool.map(|x: u64| x * x, 0..100u64)?[99], 9801);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] for zero workers or a zero chunk size;
+    /// [`ErrorKind::Os`] when the pool's threads could not be started.
+    pub fn build_processes(self) -> Result<Pool<Processes>> {
+        Ok(Pool {
+            backend: Processes::start(&self)?,
+        })
+    }
+}
+
+impl Pool<Processes> {
+    /// A pool of `workers` processes, like Python's `Pool(workers)` with the `fork` start
+    /// method: at most `workers` tasks run at once, each in a child process of its own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// fn square(x: u64) -> u64 {
+    ///     x * x
+    /// }
+    /// let pool = Pool::processes(4)?;
+    /// assert_eq!(pool.map(square, 0..10u64)?, [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] when `workers` is 0.
+    pub fn processes(workers: usize) -> Result<Self> {
+        PoolBuilder::new().workers(workers).build_processes()
+    }
+
+    /// How many tasks run at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// assert_eq!(Pool::processes(3)?.workers(), 3);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    pub fn workers(&self) -> usize {
+        self.backend.workers
+    }
+
+    /// The chunk size set with [`PoolBuilder::chunksize`], if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// assert_eq!(Pool::processes(2)?.chunksize(), None);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    pub fn chunksize(&self) -> Option<usize> {
+        self.backend.chunksize
+    }
+
+    /// Applies `f` to every item in child processes and returns the results in order
+    /// (Python's `map`). The items are cut into chunks (about four per worker unless a
+    /// chunk size was set); each chunk runs in a fresh child.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::processes(2)?;
+    /// let pids = pool.map(|_| std::process::id(), 0..4)?;
+    /// assert!(pids.iter().all(|&pid| pid != std::process::id()));
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The first failed chunk's error, once every chunk has finished:
+    /// [`ErrorKind::TaskPanicked`], [`ErrorKind::WorkerDied`] (exit code or signal),
+    /// [`ErrorKind::Serialization`] for a result that cannot be encoded;
+    /// [`ErrorKind::PoolClosed`] / [`ErrorKind::PoolTerminated`] after `close` / `terminate`.
+    pub fn map<I, F, R>(&self, f: F, items: I) -> Result<Vec<R>>
+    where
+        I: IntoIterator,
+        F: Fn(I::Item) -> R,
+        R: Serialize + DeserializeOwned,
+    {
+        let _busy = self.backend.busy()?;
+        self.backend.engine().map(&f, items.into_iter().collect())
+    }
+
+    /// Like [`map`](Self::map) for functions of several arguments: each item is a tuple.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// fn multiply(a: i32, b: i32) -> i32 {
+    ///     a * b
+    /// }
+    /// let pool = Pool::processes(4)?;
+    /// assert_eq!(pool.starmap(multiply, vec![(1, 2), (3, 4), (5, 6), (7, 8)])?, [2, 12, 30, 56]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`map`](Self::map).
+    pub fn starmap<I, F>(&self, f: F, items: I) -> Result<Vec<F::Output>>
+    where
+        I: IntoIterator,
+        F: StarFn<I::Item>,
+        F::Output: Serialize + DeserializeOwned,
+    {
+        self.map(move |args| f.call(args), items)
+    }
+
+    /// Runs `f` in a child process and waits for its value (Python's `apply`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::processes(1)?;
+    /// assert_ne!(pool.apply(std::process::id)?, std::process::id());
+    /// let err = pool.apply(|| -> u8 { std::process::exit(3) }).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::WorkerDied);
+    /// assert!(err.to_string().contains("exit code 3"));
+    /// assert_eq!(pool.apply(|| 5 * 5)?, 25); // the pool goes on
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::TaskPanicked`], [`ErrorKind::WorkerDied`], [`ErrorKind::Serialization`],
+    /// [`ErrorKind::PoolClosed`] / [`ErrorKind::PoolTerminated`], as for [`map`](Self::map).
+    pub fn apply<F, R>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce() -> R,
+        R: Serialize + DeserializeOwned,
+    {
+        let _busy = self.backend.busy()?;
+        self.backend.engine().apply(f)
+    }
+
+    fn spawn_job<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Engine) -> Result<R> + Send + 'static,
+    ) -> Result<AsyncResult<R>> {
+        let slot = Arc::new(Slot::new());
+        let (run_slot, cancel_slot) = (slot.clone(), slot.clone());
+        let engine = self.backend.engine();
+        self.backend.submit(Job {
+            run: Box::new(move || {
+                if run_slot.start() {
+                    run_slot.finish(work(&engine));
+                }
+            }),
+            cancel: Box::new(move |error| {
+                cancel_slot.cancel(error);
+            }),
+        })?;
+        Ok(AsyncResult::new(slot))
+    }
+
+    /// Queues `f` and returns at once with an [`AsyncResult`] for its value (Python's
+    /// `apply_async`). At most [`workers`](Self::workers) such tasks run at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::processes(2)?;
+    /// let r = pool.apply_async(|| 5 * 5)?;
+    /// assert_eq!(r.get()?, 25);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PoolClosed`] / [`ErrorKind::PoolTerminated`]; the task's own failure
+    /// is reported by the [`AsyncResult`].
+    pub fn apply_async<F, R>(&self, f: F) -> Result<AsyncResult<R>>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.spawn_job(move |engine| engine.apply(f))
+    }
+
+    /// [`map`](Self::map) in the background (Python's `map_async`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::processes(2)?;
+    /// let r = pool.map_async(|x: u32| x * x, vec![1, 2, 3])?;
+    /// assert_eq!(r.get()?, [1, 4, 9]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`apply_async`](Self::apply_async).
+    pub fn map_async<I, F, R>(&self, f: F, items: I) -> Result<AsyncResult<Vec<R>>>
+    where
+        I: IntoIterator + Send + 'static,
+        F: Fn(I::Item) -> R + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.spawn_job(move |engine| engine.map(&f, items.into_iter().collect()))
+    }
+
+    /// [`starmap`](Self::starmap) in the background (Python's `starmap_async`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::processes(2)?;
+    /// let r = pool.starmap_async(|a: i32, b: i32| a + b, vec![(1, 2), (3, 4)])?;
+    /// assert_eq!(r.get()?, [3, 7]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`apply_async`](Self::apply_async).
+    pub fn starmap_async<I, F>(&self, f: F, items: I) -> Result<AsyncResult<Vec<F::Output>>>
+    where
+        I: IntoIterator + Send + 'static,
+        F: StarFn<I::Item> + Send + 'static,
+        F::Output: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.map_async(move |args| f.call(args), items)
+    }
+
+    /// `f` over every item, each item's outcome on its own, in input order (Python's
+    /// `imap`). With processes the work is done chunk by chunk in children before the
+    /// iterator is returned: it is not lazy (use the thread pool to stream endless input).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::processes(2)?;
+    /// let out: Vec<Result<u32>> = pool.imap(|x: u32| x + 1, 0..3)?.collect();
+    /// assert_eq!(out.into_iter().collect::<Result<Vec<_>>>()?, [1, 2, 3]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PoolClosed`] / [`ErrorKind::PoolTerminated`]; a failed chunk gives one
+    /// error per item of that chunk.
+    pub fn imap<I, F, R>(&self, f: F, items: I) -> Result<std::vec::IntoIter<Result<R>>>
+    where
+        I: IntoIterator,
+        F: Fn(I::Item) -> R,
+        R: Serialize + DeserializeOwned,
+    {
+        let _busy = self.backend.busy()?;
+        let items: Vec<I::Item> = items.into_iter().collect();
+        let engine = self.backend.engine();
+        let per = engine.chunk_len(items.len());
+        let sizes: Vec<usize> = (0..items.len().div_ceil(per))
+            .map(|c| per.min(items.len() - c * per))
+            .collect();
+        let mut out = Vec::with_capacity(items.len());
+        for (chunk, size) in engine.map_chunks(&f, items).into_iter().zip(sizes) {
+            match chunk {
+                Ok(values) => out.extend(values.into_iter().map(Ok)),
+                Err(e) => out.extend((0..size).map(|_| Err(Error::new(e.kind(), e.message())))),
+            }
+        }
+        Ok(out.into_iter())
+    }
+
+    /// Like [`imap`](Self::imap) (Python's `imap_unordered`); the results come in input
+    /// order, which is one of the orders `imap_unordered` may give.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::processes(2)?;
+    /// let n = pool.imap_unordered(|x: u32| x, 0..10)?.filter(|r| r.is_ok()).count();
+    /// assert_eq!(n, 10);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`imap`](Self::imap).
+    pub fn imap_unordered<I, F, R>(&self, f: F, items: I) -> Result<std::vec::IntoIter<Result<R>>>
+    where
+        I: IntoIterator,
+        F: Fn(I::Item) -> R,
+        R: Serialize + DeserializeOwned,
+    {
+        self.imap(f, items)
+    }
+
+    /// Stops taking work; queued tasks still run (Python's `close`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::processes(2)?;
+    /// let r = pool.apply_async(|| 42)?;
+    /// pool.close();
+    /// pool.join()?;
+    /// assert_eq!(r.get()?, 42);
+    /// assert_eq!(pool.apply(|| 1).unwrap_err().kind(), ErrorKind::PoolClosed);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    pub fn close(&self) {
+        let mut book = self.backend.inner.book();
+        if book.phase == Phase::Running {
+            book.phase = Phase::Closed;
+        }
+    }
+
+    /// Stops taking work, cancels queued tasks and stops running ones with `SIGTERM`
+    /// (Python's `terminate`). Their [`AsyncResult`]s fail with [`ErrorKind::Cancelled`]
+    /// at once. Returns how many queued tasks were cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// let pool = Pool::processes(1)?;
+    /// let running = pool.apply_async(|| std::thread::sleep(Duration::from_secs(60)))?;
+    /// let queued = pool.apply_async(|| 5)?;
+    /// pool.terminate();
+    /// assert_eq!(queued.get().unwrap_err().kind(), ErrorKind::Cancelled);
+    /// assert_eq!(running.get().unwrap_err().kind(), ErrorKind::Cancelled);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    pub fn terminate(&self) -> usize {
+        let queued: Vec<Job> = {
+            let mut book = self.backend.inner.book();
+            if book.phase != Phase::Stopping {
+                book.phase = Phase::Terminated;
+            }
+            book.queue.drain(..).collect()
+        };
+        self.backend.children.terminate();
+        let n = queued.len();
+        for job in queued {
+            (job.cancel)(Error::new(
+                ErrorKind::Cancelled,
+                "the task never ran: its pool was terminated first (Python would wait for \
+                 ever here)",
+            ));
+            self.backend.inner.done();
+        }
+        n
+    }
+
+    /// Waits until every queued and running task has finished (Python's `join`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidState`] when the pool was neither closed nor terminated.
+    pub fn join(&self) -> Result<()> {
+        self.check_joinable()?;
+        self.backend.inner.wait_idle(None);
+        Ok(())
+    }
+
+    /// Like [`join`](Self::join), giving up after `timeout`. True when every task finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// let pool = Pool::processes(1)?;
+    /// let _ = pool.apply_async(|| std::thread::sleep(Duration::from_millis(300)))?;
+    /// pool.close();
+    /// assert!(!pool.join_timeout(Duration::from_millis(1))?);
+    /// assert!(pool.join_timeout(Duration::from_secs(60))?);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`join`](Self::join).
+    pub fn join_timeout(&self, timeout: Duration) -> Result<bool> {
+        self.check_joinable()?;
+        Ok(self.backend.inner.wait_idle(Some(Instant::now() + timeout)))
+    }
+
+    fn check_joinable(&self) -> Result<()> {
+        self.backend.check_owner()?;
+        if self.backend.inner.book().phase == Phase::Running {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                "join() needs close() or terminate() first (Python raises `ValueError: Pool \
+                 is still running`)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Dropping a process pool closes it, waits for the tasks already queued, and stops its
+/// runner threads; nothing submitted is lost. Call [`terminate`](Pool::terminate) first to
+/// cancel instead.
+impl Drop for Processes {
+    fn drop(&mut self) {
+        if std::process::id() != self.owner_pid {
+            return; // a forked child's copy: the threads are not here
+        }
+        {
+            let mut book = self.inner.book();
+            if book.phase == Phase::Running {
+                book.phase = Phase::Closed;
+            }
+        }
+        self.inner.wait_idle(None);
+        self.inner.book().phase = Phase::Stopping;
+        self.inner.work.notify_all();
+        let runners = std::mem::take(&mut *self.runners.lock().unwrap_or_else(|p| p.into_inner()));
+        for runner in runners {
+            let _ = runner.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for Processes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let book = self.inner.book();
+        f.debug_struct("Processes")
+            .field("workers", &self.workers)
+            .field("phase", &book.phase)
+            .field("in_flight", &book.in_flight)
+            .finish()
+    }
+}

@@ -1,0 +1,268 @@
+//! Running closures in forked children and collecting what they send back: the engine of
+//! the process-backed [`Pool`](crate::Pool).
+//!
+//! Each task runs in a fresh child forked from the calling thread, so it sees everything
+//! the caller could see (the function, the items, what they borrow) without encoding
+//! anything; only its result crosses back, serde-encoded, on a socket of its own. A child
+//! that dies before sending its whole result fails exactly its own task with an error that
+//! names the exit code or signal; at most `workers` children run at once, and a dead one is
+//! replaced by the next task's child. Death is noticed at once through end of file, and at
+//! the latest within [`CHECK_EVERY`] by `waitpid`, even if a grandchild kept the socket open.
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::unistd::Pid;
+
+use crate::sys::{self, ChildWatch, ExitStatus};
+use crate::{Error, ErrorKind, Result};
+
+/// How often running children are checked with `waitpid` besides their sockets.
+const CHECK_EVERY: Duration = Duration::from_millis(50);
+
+/// Frame sent by a child: `[u64 length][u8 tag][payload]`; tag 0 = the encoded value,
+/// 1 = a panic's message, 2 = an encoding error's message.
+const HEADER: usize = 9;
+
+/// What a child computes: the encoded value, or the message of an encoding error.
+pub(crate) type ChildTask<'a> = Box<dyn FnOnce() -> std::result::Result<Vec<u8>, String> + 'a>;
+
+/// What the pool's workers share: their children (for `terminate`) and whether the pool
+/// was terminated.
+#[derive(Debug, Default)]
+pub(crate) struct Children {
+    pids: Mutex<HashSet<i32>>,
+    terminated: AtomicBool,
+    started: AtomicUsize,
+}
+
+impl Children {
+    /// Stops every running child (`SIGTERM`) and refuses to start new ones.
+    pub(crate) fn terminate(&self) {
+        self.terminated.store(true, Ordering::SeqCst);
+        let pids: Vec<i32> = self
+            .pids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect();
+        for pid in pids {
+            let _ = sys::kill(Pid::from_raw(pid), libc::SIGTERM);
+        }
+    }
+
+    pub(crate) fn is_terminated(&self) -> bool {
+        self.terminated.load(Ordering::SeqCst)
+    }
+
+    fn register(&self, pid: Pid) {
+        self.pids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(pid.as_raw());
+        if self.is_terminated() {
+            let _ = sys::kill(pid, libc::SIGTERM);
+        }
+    }
+
+    fn unregister(&self, pid: Pid) {
+        self.pids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&pid.as_raw());
+    }
+}
+
+/// A child at work.
+struct Running {
+    index: usize,
+    child: ChildWatch,
+    socket: UnixStream,
+    buf: Vec<u8>,
+    eof: bool,
+}
+
+impl Running {
+    /// Reads what is available without blocking.
+    fn drain(&mut self) {
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            match (&self.socket).read(&mut chunk) {
+                Ok(0) => {
+                    self.eof = true;
+                    return;
+                }
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return, // WouldBlock, or a reset: the next check decides
+            }
+        }
+    }
+
+    fn frame(&self) -> Option<(u8, &[u8])> {
+        if self.buf.len() < HEADER {
+            return None;
+        }
+        let len = u64::from_le_bytes(self.buf[..8].try_into().ok()?) as usize;
+        (self.buf.len() == HEADER + len).then(|| (self.buf[8], &self.buf[HEADER..]))
+    }
+
+    /// The task's outcome, once the child has ended (or sent everything).
+    fn outcome(&self, status: Option<ExitStatus>, terminated: bool) -> Result<Vec<u8>> {
+        match self.frame() {
+            Some((0, payload)) => Ok(payload.to_vec()),
+            Some((tag, message)) => Err(Error::new(
+                if tag == 1 {
+                    ErrorKind::TaskPanicked
+                } else {
+                    ErrorKind::Serialization
+                },
+                String::from_utf8_lossy(message).into_owned(),
+            )),
+            None if terminated => Err(Error::new(
+                ErrorKind::Cancelled,
+                "the task was stopped: its pool was terminated while it ran",
+            )),
+            None => Err(worker_died(status)),
+        }
+    }
+}
+
+fn worker_died(status: Option<ExitStatus>) -> Error {
+    let how = match status {
+        Some(status) => status.to_string(),
+        None => "an unknown cause".to_owned(),
+    };
+    Error::new(
+        ErrorKind::WorkerDied,
+        format!(
+            "the worker process running this task died ({how}) before sending its result; \
+             the other tasks were not affected"
+        ),
+    )
+}
+
+/// Runs each task in a child of its own, at most `workers` at once, and returns the
+/// outcomes in task order.
+pub(crate) fn run_tasks(
+    tasks: Vec<ChildTask<'_>>,
+    workers: usize,
+    children: &Children,
+    name_prefix: &str,
+) -> Vec<Result<Vec<u8>>> {
+    let mut outcomes: Vec<Option<Result<Vec<u8>>>> = tasks.iter().map(|_| None).collect();
+    let mut pending = tasks.into_iter().enumerate();
+    let mut running: Vec<Running> = Vec::new();
+    loop {
+        while running.len() < workers.max(1) && !children.is_terminated() {
+            let Some((index, task)) = pending.next() else {
+                break;
+            };
+            match spawn(index, task, children, name_prefix) {
+                Ok(r) => running.push(r),
+                Err(e) => outcomes[index] = Some(Err(e)),
+            }
+        }
+        if running.is_empty() {
+            break;
+        }
+        wait_readable(&running);
+        let mut i = 0;
+        while i < running.len() {
+            let r = &mut running[i];
+            r.drain();
+            let status = match r.child.try_wait() {
+                Ok(status) => status,
+                Err(_) => Some(ExitStatus(-libc::SIGKILL)), // cannot wait: treat as gone
+            };
+            if status.is_none() && !r.eof {
+                i += 1;
+                continue;
+            }
+            let status = status.or_else(|| reap_after_eof(&mut r.child));
+            r.drain();
+            let outcome = r.outcome(status, children.is_terminated());
+            let r = running.swap_remove(i);
+            children.unregister(r.child.pid());
+            outcomes[r.index] = Some(outcome);
+        }
+    }
+    let cancelled = || {
+        Error::new(
+            ErrorKind::Cancelled,
+            "the task never ran: its pool was terminated first",
+        )
+    };
+    outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Err(cancelled())))
+        .collect()
+}
+
+/// The child closed its socket: it is exiting. Waits a moment for it, then kills it.
+fn reap_after_eof(child: &mut ChildWatch) -> Option<ExitStatus> {
+    if let Ok(Some(status)) = child.wait_timeout(Duration::from_secs(1)) {
+        return Some(status);
+    }
+    let _ = sys::kill(child.pid(), libc::SIGKILL);
+    child.wait_timeout(Duration::from_secs(5)).ok().flatten()
+}
+
+fn wait_readable(running: &[Running]) {
+    let mut fds: Vec<PollFd<'_>> = running
+        .iter()
+        .map(|r| PollFd::new(r.socket.as_fd(), PollFlags::POLLIN))
+        .collect();
+    let ms = CHECK_EVERY.as_millis() as i32;
+    let _ = poll(
+        &mut fds,
+        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+    );
+}
+
+fn spawn(
+    index: usize,
+    task: ChildTask<'_>,
+    children: &Children,
+    name_prefix: &str,
+) -> Result<Running> {
+    let (parent_end, child_end) = UnixStream::pair()?;
+    let n = children.started.fetch_add(1, Ordering::Relaxed) + 1;
+    // `child_end` moves into the closure: the parent drops its copy when `fork_run`
+    // returns, so that end of file comes as soon as the child is gone.
+    let pid = sys::fork_run(&format!("{name_prefix}-{n}"), move || {
+        let (tag, payload) = match catch_unwind(AssertUnwindSafe(task)) {
+            Ok(Ok(bytes)) => (0u8, bytes),
+            Ok(Err(message)) => (2u8, message.into_bytes()),
+            Err(payload) => {
+                let message = crate::error::panic_message(&*payload);
+                (1u8, format!("task panicked: {message}").into_bytes())
+            }
+        };
+        let mut frame = Vec::with_capacity(HEADER + payload.len());
+        frame.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        frame.push(tag);
+        frame.extend_from_slice(&payload);
+        match (&child_end).write_all(&frame) {
+            Ok(()) => 0,
+            Err(_) => 1,
+        }
+    })?;
+    parent_end.set_nonblocking(true)?;
+    children.register(pid);
+    Ok(Running {
+        index,
+        child: ChildWatch::new(pid),
+        socket: parent_end,
+        buf: Vec::new(),
+        eof: false,
+    })
+}
