@@ -71,6 +71,15 @@ pub struct Error {
 }
 
 /// `Result<T, paralelo::Error>`.
+///
+/// # Examples
+///
+/// ```
+/// fn half(x: u32) -> paralelo::Result<u32> {
+///     Ok(x / 2)
+/// }
+/// assert_eq!(half(8).unwrap(), 4);
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
@@ -142,6 +151,9 @@ impl Error {
 
     /// Turns a caught panic payload into a [`ErrorKind::TaskPanicked`] error.
     pub(crate) fn from_panic(payload: Box<dyn Any + Send>) -> Self {
+        if payload.is::<crate::interrupt::Interrupted>() {
+            return crate::interrupt::error();
+        }
         Error::new(
             ErrorKind::TaskPanicked,
             format!("task panicked: {}", panic_message(&*payload)),

@@ -55,6 +55,7 @@
 //! ```
 
 mod error;
+pub mod interrupt;
 mod ipc;
 mod par;
 mod pool;

@@ -4,6 +4,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use rayon::prelude::*;
 
+use crate::interrupt::{self, Checked};
 use crate::{Error, Result, runtime};
 
 /// Applies `f` to every item in parallel and returns the results in input order.
@@ -35,7 +36,8 @@ use crate::{Error, Result, runtime};
 ///
 /// If `f` panics, the call returns an [`ErrorKind::TaskPanicked`](crate::ErrorKind) error
 /// with the panic's message, once the items already started have finished; the process and
-/// the thread pool stay usable.
+/// the thread pool stay usable. After an [interrupt](crate::interrupt) it returns an
+/// [`ErrorKind::Interrupted`](crate::ErrorKind) error, skipping the items not yet started.
 ///
 /// ```
 /// use paralelo::prelude::*;
@@ -51,7 +53,8 @@ where
     R: Send,
 {
     let iter = items.into_par_iter();
-    catch_panic(|| runtime::install(|| iter.map(f).collect()))
+    let epoch = interrupt::epoch();
+    catch_panic(|| runtime::install(|| Checked::new(iter.map(f), epoch).collect()))
 }
 
 /// Like [`par_map`] for functions of several arguments: each item is a tuple of arguments.
@@ -106,7 +109,8 @@ where
     F: Fn(I::Item) + Sync + Send,
 {
     let iter = items.into_par_iter();
-    catch_panic(|| runtime::install(|| iter.for_each(f)))
+    let epoch = interrupt::epoch();
+    catch_panic(|| runtime::install(|| Checked::new(iter.map(f), epoch).for_each(drop)))
 }
 
 /// Runs `op`, turning a panic (rayon re-raises the first panic of its jobs in the caller)

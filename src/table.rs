@@ -46,6 +46,18 @@ pub struct TimingTable {
 }
 
 /// One row of a [`TimingTable`].
+///
+/// # Examples
+///
+/// ```
+/// use paralelo::prelude::*;
+/// use std::time::Duration;
+///
+/// let mut table = TimingTable::new("t");
+/// table.row("dos hilos").workers(2).wall(Duration::from_millis(5));
+/// let row = &table.rows()[0];
+/// assert_eq!((row.name.as_str(), row.workers, row.cpu), ("dos hilos", 2, None));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimingRow {
     /// What was measured.
@@ -144,6 +156,18 @@ impl TimingTable {
     }
 
     /// The rows, in the order they were added.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let mut table = TimingTable::new("t");
+    /// table.row("a").measure(|| 1 + 1);
+    /// table.row("b").measure(|| 2 + 2);
+    /// let names: Vec<&str> = table.rows().iter().map(|r| r.name.as_str()).collect();
+    /// assert_eq!(names, ["a", "b"]);
+    /// ```
     pub fn rows(&self) -> &[TimingRow] {
         &self.rows
     }
@@ -165,11 +189,36 @@ impl TimingTable {
     }
 
     /// The baseline's wall time divided by this row's, or `None` without such a row.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// let mut table = TimingTable::new("t");
+    /// table.row("secuencial").wall(Duration::from_secs(3));
+    /// table.row("tres hilos").workers(3).wall(Duration::from_secs(1));
+    /// assert_eq!(table.speedup("tres hilos"), Some(3.0));
+    /// assert_eq!(table.speedup("otra"), None);
+    /// ```
     pub fn speedup(&self, name: &str) -> Option<f64> {
         self.speedup_of(self.find(name)?)
     }
 
     /// Speedup divided by the number of workers (1.0 is perfect scaling).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// let mut table = TimingTable::new("t");
+    /// table.row("secuencial").wall(Duration::from_secs(4));
+    /// table.row("cuatro hilos").workers(4).wall(Duration::from_secs(2));
+    /// assert_eq!(table.efficiency("cuatro hilos"), Some(0.5));
+    /// ```
     pub fn efficiency(&self, name: &str) -> Option<f64> {
         let row = self.find(name)?;
         Some(self.speedup_of(row)? / row.workers.max(1) as f64)
@@ -267,7 +316,19 @@ impl TimingTable {
     /// Shows the table in Jupyter as HTML, with the text version for other front ends.
     ///
     /// evcxr calls this when the table is the value of a cell; call it yourself to show a
-    /// table from the middle of a cell.
+    /// table from the middle of a cell. Outside Jupyter it prints evcxr's content markers
+    /// around the text and the HTML.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// let mut table = TimingTable::new("t");
+    /// table.row("a").wall(Duration::from_millis(1));
+    /// table.evcxr_display(); // EVCXR_BEGIN_CONTENT text/plain … EVCXR_END_CONTENT, then text/html
+    /// ```
     pub fn evcxr_display(&self) {
         println!(
             "EVCXR_BEGIN_CONTENT text/plain\n{self}\nEVCXR_END_CONTENT\n\
@@ -309,6 +370,17 @@ fn escape(text: &str) -> String {
 
 /// A row being added to a [`TimingTable`]; it is added by [`measure`](Self::measure),
 /// [`wall`](Self::wall) or [`measurement`](Self::measurement).
+///
+/// # Examples
+///
+/// ```
+/// use paralelo::prelude::*;
+///
+/// let mut table = TimingTable::new("t");
+/// let sum = table.row("suma").workers(1).reference_secs(0.5).measure(|| (1..=10).sum::<i32>());
+/// assert_eq!(sum, 55);
+/// assert_eq!(table.rows().len(), 1);
+/// ```
 #[must_use = "the row is only added by measure(), wall() or measurement()"]
 pub struct RowBuilder<'t> {
     table: &'t mut TimingTable,
@@ -317,23 +389,68 @@ pub struct RowBuilder<'t> {
 
 impl RowBuilder<'_> {
     /// How many workers ran this variant (default 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// let mut table = TimingTable::new("t");
+    /// table.row("x").workers(8).wall(Duration::from_millis(1));
+    /// assert_eq!(table.rows()[0].workers, 8);
+    /// ```
     pub fn workers(mut self, workers: usize) -> Self {
         self.row.workers = workers;
         self
     }
 
     /// A time to compare with, e.g. the course document's Python figure.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// let mut table = TimingTable::new("t");
+    /// table.row("x").reference(Duration::from_secs(5)).wall(Duration::from_millis(10));
+    /// assert!(table.to_string().contains("500.0×"));
+    /// ```
     pub fn reference(mut self, reference: Duration) -> Self {
         self.row.reference = Some(reference);
         self
     }
 
     /// [`reference`](Self::reference) in seconds, as the documents print them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// let mut table = TimingTable::new("t");
+    /// table.row("x").reference_secs(0.3721).wall(Duration::from_millis(40));
+    /// assert_eq!(table.rows()[0].reference, Some(Duration::from_secs_f64(0.3721)));
+    /// ```
     pub fn reference_secs(self, seconds: f64) -> Self {
         self.reference(Duration::from_secs_f64(seconds.max(0.0)))
     }
 
     /// Runs and times `work` (wall and CPU), adds the row, and returns `work`'s value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let mut table = TimingTable::new("t");
+    /// let squares = table.row("par_map").workers(2).measure(|| par_map(|x: u32| x * x, 0..4u32))?;
+    /// assert_eq!(squares, [0, 1, 4, 9]);
+    /// assert!(table.rows()[0].cpu.is_some());
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     pub fn measure<R>(self, work: impl FnOnce() -> R) -> R {
         let (value, m) = measure(work);
         self.measurement(m);
@@ -341,6 +458,18 @@ impl RowBuilder<'_> {
     }
 
     /// Adds the row with a measurement taken elsewhere (e.g. by a [`Timer`](crate::Timer)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let mut temp = Timer::start();
+    /// let _ = (0..1000u64).sum::<u64>();
+    /// let mut table = TimingTable::new("t");
+    /// table.row("suma").measurement(temp.stop());
+    /// assert_eq!(table.rows()[0].wall, temp.elapsed());
+    /// ```
     pub fn measurement(mut self, m: Measurement) {
         self.row.wall = m.wall;
         self.row.cpu = Some(m.cpu.total());
@@ -348,6 +477,17 @@ impl RowBuilder<'_> {
     }
 
     /// Adds the row with a wall time alone (no CPU column).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// let mut table = TimingTable::new("t");
+    /// table.row("documento").wall(Duration::from_secs_f64(0.2990));
+    /// assert_eq!(table.rows()[0].cpu, None);
+    /// ```
     pub fn wall(mut self, wall: Duration) {
         self.row.wall = wall;
         self.table.rows.push(self.row);

@@ -179,6 +179,17 @@ impl<T> AsyncResult<T> {
 
     /// Waits for the task and returns its value.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let v = pool.apply_async(|| "valor")?;
+    /// assert_eq!(v.get()?, "valor");
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::TaskPanicked`] with the panic's message when the task panicked;

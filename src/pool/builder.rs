@@ -35,6 +35,16 @@ pub struct PoolBuilder {
 impl PoolBuilder {
     /// A builder with every option at its default: [`cpu_count()`](crate::cpu_count)
     /// workers, automatic chunking, no initializer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = PoolBuilder::new().build()?;
+    /// assert_eq!(pool.workers(), cpu_count());
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     pub fn new() -> Self {
         PoolBuilder::default()
     }
@@ -42,6 +52,16 @@ impl PoolBuilder {
     /// The number of workers (Python's `processes`). Default: [`cpu_count()`](crate::cpu_count).
     ///
     /// Zero is refused by [`build`](Self::build).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// assert_eq!(Pool::builder().workers(3).build()?.workers(), 3);
+    /// assert!(Pool::builder().workers(0).build().is_err());
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     pub fn workers(mut self, n: usize) -> Self {
         self.workers = Some(n);
         self
@@ -53,6 +73,17 @@ impl PoolBuilder {
     ///
     /// Larger chunks cost less bookkeeping per item; smaller ones balance uneven work better.
     /// Zero is refused by [`build`](Self::build).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::builder().workers(2).chunksize(10).build()?;
+    /// assert_eq!(pool.chunksize(), Some(10));
+    /// assert_eq!(pool.map(|x: u32| x * 2, 0..5u32)?, [0, 2, 4, 6, 8]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     pub fn chunksize(mut self, n: usize) -> Self {
         self.chunksize = Some(n);
         self
@@ -108,6 +139,16 @@ impl PoolBuilder {
     /// Starts a pool of worker threads.
     ///
     /// It returns once every worker has started and run the initializer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::builder().workers(2).build()?;
+    /// assert_eq!(pool.apply(|| 1 + 1)?, 2);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     ///
     /// # Errors
     ///

@@ -55,6 +55,19 @@ impl<'p, R: Send + 'static> Feeder<'p, R> {
 }
 
 /// The iterator returned by [`Pool::imap`]: each item's result, in input order.
+///
+/// # Examples
+///
+/// ```
+/// use paralelo::prelude::*;
+///
+/// let pool = Pool::new(2)?;
+/// let mut results = pool.imap(|x: u8| x + 1, vec![1, 2])?;
+/// assert_eq!(results.next().transpose()?, Some(2));
+/// assert_eq!(results.next().transpose()?, Some(3));
+/// assert!(results.next().is_none());
+/// # Ok::<(), paralelo::Error>(())
+/// ```
 #[must_use = "imap is lazy: nothing runs until the iterator is consumed"]
 pub struct Imap<'p, R> {
     feeder: Feeder<'p, R>,
@@ -105,6 +118,17 @@ impl<R: Send + 'static> Iterator for Imap<'_, R> {
 }
 
 /// The iterator returned by [`Pool::imap_unordered`]: each item's result, as soon as ready.
+///
+/// # Examples
+///
+/// ```
+/// use paralelo::prelude::*;
+///
+/// let pool = Pool::new(2)?;
+/// let total: u32 = pool.imap_unordered(|x: u32| x * 10, 1..=3)?.map(|r| r.unwrap()).sum();
+/// assert_eq!(total, 60);
+/// # Ok::<(), paralelo::Error>(())
+/// ```
 #[must_use = "imap_unordered is lazy: nothing runs until the iterator is consumed"]
 pub struct ImapUnordered<'p, R> {
     feeder: Feeder<'p, R>,

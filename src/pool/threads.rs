@@ -15,6 +15,7 @@ use super::Pool;
 use super::async_result::{AsyncResult, Slot};
 use super::builder::PoolBuilder;
 use super::imap::{Imap, ImapUnordered};
+use crate::interrupt::{self, Checked};
 use crate::par::catch_panic;
 use crate::{Error, ErrorKind, Result, StarFn};
 
@@ -23,6 +24,17 @@ use crate::{Error, ErrorKind, Result, StarFn};
 /// There is no GIL in Rust: threads run CPU-bound work in parallel, share memory without
 /// copying, and start in microseconds. Use it unless you need what only processes give
 /// (isolation from crashes, a PID of their own).
+///
+/// # Examples
+///
+/// ```
+/// use paralelo::prelude::*;
+/// use paralelo::Threads;
+///
+/// let pool: Pool<Threads> = Pool::new(2)?; // `Pool` alone means the same
+/// assert_eq!(pool.apply(|| current_process().pid())?, std::process::id());
+/// # Ok::<(), paralelo::Error>(())
+/// ```
 pub struct Threads {
     rayon: rayon::ThreadPool,
     ledger: Arc<Ledger>,
@@ -233,10 +245,16 @@ impl Threads {
             id
         };
         let ledger = self.ledger.clone();
+        let epoch = interrupt::epoch();
         self.rayon.spawn_fifo(move || {
             ledger.book().queued.remove(&id);
             if slot.start() {
-                slot.finish(task());
+                // A task still queued when an interrupt came is skipped, not run.
+                slot.finish(if interrupt::happened_since(epoch) {
+                    Err(interrupt::error())
+                } else {
+                    task()
+                });
             }
             ledger.work_done();
         });
@@ -378,10 +396,11 @@ impl Pool<Threads> {
         let _busy = self.backend.busy()?;
         let iter = items.into_par_iter();
         let chunksize = self.backend.chunksize;
+        let epoch = interrupt::epoch();
         catch_panic(|| {
             self.backend
                 .rayon
-                .install(|| map_chunked(iter, &f, chunksize))
+                .install(|| map_chunked(iter, &f, chunksize, epoch))
         })
     }
 
@@ -438,7 +457,13 @@ impl Pool<Threads> {
         R: Send,
     {
         let _busy = self.backend.busy()?;
-        self.backend.rayon.install(|| catch_panic(f))
+        let epoch = interrupt::epoch();
+        self.backend.rayon.install(|| {
+            catch_panic(|| {
+                interrupt::check(epoch); // skipped when interrupted while queued
+                f()
+            })
+        })
     }
 
     /// Queues `f` and returns at once with an [`AsyncResult`] for its value
@@ -498,7 +523,7 @@ impl Pool<Threads> {
         let chunksize = self.backend.chunksize;
         self.backend.spawn(slot.clone(), move || {
             // Runs on a worker, so rayon keeps the work inside this pool.
-            catch_panic(|| map_chunked(items.into_par_iter(), &f, chunksize))
+            catch_panic(|| map_chunked(items.into_par_iter(), &f, chunksize, interrupt::epoch()))
         })?;
         Ok(AsyncResult::new(slot))
     }
@@ -682,6 +707,19 @@ impl Pool<Threads> {
 
     /// Waits for every queued and running task to finish (Python's `join`).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let r = pool.apply_async(|| 3)?;
+    /// pool.close();
+    /// pool.join()?;
+    /// assert!(r.ready());
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::InvalidState`] when the pool was neither closed nor terminated (Python
@@ -739,8 +777,9 @@ impl Pool<Threads> {
 }
 
 /// Maps in order, in tasks of exactly `chunksize` items when one is set; otherwise rayon
-/// splits the work adaptively (its own load balancing beats any fixed chunk size).
-fn map_chunked<P, F, R>(items: P, f: &F, chunksize: Option<usize>) -> Vec<R>
+/// splits the work adaptively (its own load balancing beats any fixed chunk size). Stops
+/// between items once an interrupt comes after `epoch`.
+fn map_chunked<P, F, R>(items: P, f: &F, chunksize: Option<usize>, epoch: u64) -> Vec<R>
 where
     P: ParallelIterator,
     F: Fn(P::Item) -> R + Sync + Send,
@@ -750,14 +789,10 @@ where
         // Exact chunks need positions: gather the items first (only when asked for).
         Some(c) => {
             let items: Vec<P::Item> = items.collect();
-            items
-                .into_par_iter()
-                .with_min_len(c)
-                .with_max_len(c)
-                .map(f)
-                .collect()
+            let chunked = items.into_par_iter().with_min_len(c).with_max_len(c);
+            Checked::new(chunked.map(f), epoch).collect()
         }
-        None => items.map(f).collect(),
+        None => Checked::new(items.map(f), epoch).collect(),
     }
 }
 
@@ -775,6 +810,7 @@ where
     R: Send + 'static,
 {
     let f = Arc::new(f);
+    let epoch = interrupt::epoch();
     let mut input = items.into_iter();
     Box::new(std::iter::from_fn(move || {
         let chunk: Vec<I::Item> = input.by_ref().take(chunksize).collect();
@@ -782,10 +818,16 @@ where
             return None;
         }
         let f = f.clone();
-        Some(
-            Box::new(move || chunk.into_iter().map(|x| catch_panic(|| f(x))).collect())
-                as ChunkJob<R>,
-        )
+        let run = move || {
+            let one = |x| {
+                catch_panic(|| {
+                    interrupt::check(epoch);
+                    f(x)
+                })
+            };
+            chunk.into_iter().map(one).collect()
+        };
+        Some(Box::new(run) as ChunkJob<R>)
     }))
 }
 

@@ -12,6 +12,13 @@ static CURRENT_NAME: Mutex<Option<String>> = Mutex::new(None);
 /// Who is running this code: the process's name and PID.
 ///
 /// Returned by [`current_process`].
+///
+/// # Examples
+///
+/// ```
+/// let me = paralelo::current_process();
+/// println!("{} ({})", me.name(), me.pid());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessInfo {
     name: String,

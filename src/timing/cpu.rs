@@ -35,6 +35,16 @@ pub struct CpuTimes {
 
 impl CpuTimes {
     /// The CPU time used up to now. Zero where the system refuses to tell.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::timing::CpuTimes;
+    ///
+    /// let a = CpuTimes::now();
+    /// let b = CpuTimes::now();
+    /// assert!(b.user >= a.user && b.system >= a.system);
+    /// ```
     pub fn now() -> Self {
         let own = getrusage(UsageWho::RUSAGE_SELF).ok();
         let children = getrusage(UsageWho::RUSAGE_CHILDREN).ok();
@@ -47,6 +57,17 @@ impl CpuTimes {
     }
 
     /// The CPU time used between `earlier` and `self`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::timing::CpuTimes;
+    /// use std::time::Duration;
+    ///
+    /// let a = CpuTimes { user: Duration::from_secs(3), ..Default::default() };
+    /// let b = CpuTimes { user: Duration::from_secs(5), ..Default::default() };
+    /// assert_eq!(b.since(&a).user, Duration::from_secs(2));
+    /// ```
     pub fn since(&self, earlier: &CpuTimes) -> CpuTimes {
         CpuTimes {
             user: self.user.saturating_sub(earlier.user),
@@ -57,16 +78,46 @@ impl CpuTimes {
     }
 
     /// This process's user plus system time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::timing::CpuTimes;
+    /// use std::time::Duration;
+    ///
+    /// let t = CpuTimes { user: Duration::from_secs(2), system: Duration::from_secs(1), ..Default::default() };
+    /// assert_eq!(t.own(), Duration::from_secs(3));
+    /// ```
     pub fn own(&self) -> Duration {
         self.user + self.system
     }
 
     /// The children's user plus system time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::timing::CpuTimes;
+    /// use std::time::Duration;
+    ///
+    /// let t = CpuTimes { children_user: Duration::from_secs(4), ..Default::default() };
+    /// assert_eq!(t.children(), Duration::from_secs(4));
+    /// ```
     pub fn children(&self) -> Duration {
         self.children_user + self.children_system
     }
 
     /// Everything: this process and its reaped children.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::timing::CpuTimes;
+    /// use std::time::Duration;
+    ///
+    /// let t = CpuTimes { user: Duration::from_secs(1), children_system: Duration::from_secs(1), ..Default::default() };
+    /// assert_eq!(t.total(), Duration::from_secs(2));
+    /// ```
     pub fn total(&self) -> Duration {
         self.own() + self.children()
     }

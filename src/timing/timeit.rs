@@ -43,6 +43,16 @@ impl Default for TimeitOptions {
 ///
 /// Its `Display` is IPython's line:
 /// `12.3 ms ± 150 µs per loop (mean ± std. dev. of 7 runs, 10 loops each)`.
+///
+/// # Examples
+///
+/// ```
+/// use paralelo::timing::{TimeitOptions, timeit_with};
+///
+/// let opts = TimeitOptions { loops: Some(1000), quiet: true, ..Default::default() };
+/// let r = timeit_with(&opts, || 2 + 2);
+/// assert!(r.to_string().ends_with("per loop (mean ± std. dev. of 7 runs, 1,000 loops each)"));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimeitResult {
     /// Loops per run.

@@ -36,6 +36,15 @@ pub struct Timer {
 }
 
 /// The course documents' name for [`Timer`].
+///
+/// # Examples
+///
+/// ```
+/// use paralelo::prelude::*;
+///
+/// let temp = Temporizador::start();
+/// println!("Tiempo total: {:.4} s", temp.ver_tiempo());
+/// ```
 pub type Temporizador = Timer;
 
 impl Timer {
@@ -95,6 +104,17 @@ impl Timer {
     }
 
     /// Stops the timer (the first call wins) and returns what it measured.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let mut t = Timer::start();
+    /// let first = t.stop();
+    /// assert_eq!(t.stop(), first);
+    /// assert_eq!(t.elapsed(), first.wall);
+    /// ```
     pub fn stop(&mut self) -> Measurement {
         *self.stopped.get_or_insert_with(|| Measurement {
             wall: self.start.elapsed(),
@@ -103,6 +123,16 @@ impl Timer {
     }
 
     /// What the timer measured: up to [`stop`](Self::stop), or up to now while running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let t = Timer::start();
+    /// let m = t.measurement();
+    /// assert!(m.wall <= t.elapsed());
+    /// ```
     pub fn measurement(&self) -> Measurement {
         self.stopped.unwrap_or_else(|| Measurement {
             wall: self.start.elapsed(),
@@ -111,23 +141,62 @@ impl Timer {
     }
 
     /// Wall-clock time: up to [`stop`](Self::stop), or up to now while running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// let t = Timer::start();
+    /// std::thread::sleep(Duration::from_millis(5));
+    /// assert!(t.elapsed() >= Duration::from_millis(5));
+    /// ```
     pub fn elapsed(&self) -> Duration {
         self.stopped
             .map_or_else(|| self.start.elapsed(), |m| m.wall)
     }
 
     /// [`elapsed`](Self::elapsed) in seconds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let (_, t) = Timer::run(|| std::thread::sleep(std::time::Duration::from_millis(5)));
+    /// assert!(t.secs() >= 0.005);
+    /// ```
     pub fn secs(&self) -> f64 {
         self.elapsed().as_secs_f64()
     }
 
     /// [`secs`](Self::secs) under the course's name (`temp.ver_tiempo()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let mut temp = Temporizador::start();
+    /// temp.stop();
+    /// assert_eq!(temp.ver_tiempo(), temp.secs());
+    /// ```
     pub fn ver_tiempo(&self) -> f64 {
         self.secs()
     }
 }
 
 /// The guard returned by [`Timer::report`]: prints its label and the time on drop.
+///
+/// # Examples
+///
+/// ```
+/// use paralelo::prelude::*;
+///
+/// let guard = Timer::report("fase 1");
+/// drop(guard); // prints "fase 1: …"
+/// ```
 #[derive(Debug)]
 #[must_use = "the time is printed when this guard is dropped; bind it with `let _t = …`"]
 pub struct TimerReport {
