@@ -118,14 +118,25 @@ fn terminate_stops_running_tasks_and_cancels_queued_ones() {
     });
 }
 
+/// A value whose encoding always fails, whatever the codec.
+#[derive(Debug, serde::Deserialize)]
+struct Refuses;
+
+impl serde::Serialize for Refuses {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom(
+            "this value refuses to be encoded",
+        ))
+    }
+}
+
 #[test]
 fn a_result_that_fails_to_serialize_is_a_clear_error() {
     in_child(30, || {
-        use std::collections::HashMap;
         let pool = Pool::processes(1).unwrap();
-        let err = pool
-            .apply(|| -> HashMap<(u8, u8), u8> { [((1, 2), 3)].into() })
-            .unwrap_err();
+        let err = pool.apply(|| Refuses).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Serialization, "{err}");
+        assert!(err.to_string().contains("refuses"), "{err}");
+        assert_eq!(pool.apply(|| 2u8).unwrap(), 2);
     });
 }

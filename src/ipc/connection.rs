@@ -19,11 +19,15 @@ use crate::{Error, ErrorKind, Result};
 /// The largest message a connection carries (Python's limit is 2 GiB - 1 too).
 pub(crate) const MAX_MESSAGE: usize = i32::MAX as usize;
 
-/// What has been read from the socket and not yet handed out.
+/// What has been read from the socket and not yet handed out: `bytes[start..end]`.
 struct ReadBuf {
     bytes: Vec<u8>,
     start: usize,
+    end: usize,
 }
+
+/// How much the reader asks the socket for at once.
+const READ_AHEAD: usize = 64 * 1024;
 
 /// One end of a [`Pipe`](super::Pipe): sends and receives values of type `T`, encoded
 /// with serde, to and from the other end — in another thread or another process.
@@ -72,8 +76,9 @@ impl<T> Connection<T> {
             readable,
             writable,
             read: Mutex::new(ReadBuf {
-                bytes: Vec::with_capacity(64 * 1024),
+                bytes: Vec::new(),
                 start: 0,
+                end: 0,
             }),
             write: Mutex::new(Vec::with_capacity(256)),
             _type: PhantomData,
@@ -109,12 +114,11 @@ impl<T> Connection<T> {
     /// Makes sure `need` bytes are buffered, reading until `deadline`. False on timeout.
     fn fill(&self, buf: &mut ReadBuf, need: usize, deadline: Option<Instant>) -> Result<bool> {
         loop {
-            if buf.bytes.len() - buf.start >= need {
+            if buf.end - buf.start >= need {
                 return Ok(true);
             }
             if let Some(deadline) = deadline {
-                let now = Instant::now();
-                let left = deadline.saturating_duration_since(now);
+                let left = deadline.saturating_duration_since(Instant::now());
                 if !self.wait_readable(Some(left))? {
                     if Instant::now() >= deadline {
                         return Ok(false);
@@ -122,26 +126,22 @@ impl<T> Connection<T> {
                     continue;
                 }
             }
-            if buf.start > 0 {
-                let start = buf.start;
-                buf.bytes.drain(..start);
+            // Room for the rest of the message and a good read-ahead, without zeroing or
+            // moving bytes on every read.
+            if buf.start + need.max(READ_AHEAD) > buf.bytes.len() {
+                buf.bytes.copy_within(buf.start..buf.end, 0);
+                buf.end -= buf.start;
                 buf.start = 0;
+                if buf.bytes.len() < need.max(READ_AHEAD) {
+                    buf.bytes.resize(need.max(READ_AHEAD), 0);
+                }
             }
-            let have = buf.bytes.len();
-            let want = (need - have).max(64 * 1024);
-            buf.bytes.resize(have + want, 0);
-            let got = (&self.socket).read(&mut buf.bytes[have..]);
-            match got {
-                Ok(0) => {
-                    buf.bytes.truncate(have);
-                    return Err(disconnected());
-                }
-                Ok(n) => buf.bytes.truncate(have + n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.bytes.truncate(have),
-                Err(e) => {
-                    buf.bytes.truncate(have);
-                    return Err(e.into());
-                }
+            let end = buf.end;
+            match (&self.socket).read(&mut buf.bytes[end..]) {
+                Ok(0) => return Err(disconnected()),
+                Ok(n) => buf.end += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -164,11 +164,13 @@ impl<T> Connection<T> {
                 "a message arrived only in part before the timeout",
             ));
         }
+        // `fill` may have moved the buffered bytes to the front: read the start again.
+        let start = buf.start;
         let body = buf.bytes[start + 4..start + 4 + len].to_vec();
         buf.start += 4 + len;
-        if buf.start == buf.bytes.len() {
-            buf.bytes.clear();
+        if buf.start == buf.end {
             buf.start = 0;
+            buf.end = 0;
         }
         Ok(body)
     }
@@ -295,7 +297,7 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
     /// [`ErrorKind::InvalidState`] on the write-only end of a one-way pipe.
     pub fn poll(&self, timeout: Duration) -> Result<bool> {
         let buf = self.read_buf()?;
-        if buf.bytes.len() > buf.start {
+        if buf.end > buf.start {
             return Ok(true);
         }
         drop(buf);

@@ -1,6 +1,7 @@
 //! The process backend of [`Pool`]: every task runs in a forked child.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use super::Pool;
 use super::async_result::{AsyncResult, Slot};
 use super::builder::{Initializer, PoolBuilder};
 use crate::ipc::codec;
-use crate::process::children::{ChildTask, Children, run_tasks};
+use crate::process::children::{ChildTask, Children, run_tasks, run_tasks_with};
 use crate::{Error, ErrorKind, Result, StarFn};
 
 /// The process backend of [`Pool`]: each task runs in a child process forked for it.
@@ -255,51 +256,71 @@ impl Engine {
             .max(1)
     }
 
-    /// `f` over `items` in children, one chunk per child; each chunk's outcome, in order.
-    fn map_chunks<A, F, R>(&self, f: &F, items: Vec<A>) -> Vec<Result<Vec<R>>>
-    where
+    /// `f` over `items` in children, one chunk per child; each chunk's outcome goes to
+    /// `sink`, in order, as soon as it and every chunk before it are done. Chunks are cut
+    /// from `items` as children become free, and decoded one at a time: neither the input
+    /// nor the encoded results are ever all in memory at once (unless the input's length
+    /// is unknown and the chunk size is automatic: then it is collected first).
+    fn map_chunks<A, F, R>(
+        &self,
+        f: &F,
+        items: impl Iterator<Item = A>,
+        sink: &mut dyn FnMut(Result<Vec<R>>),
+    ) where
         F: Fn(A) -> R,
         R: Serialize + DeserializeOwned,
     {
-        let per = self.chunk_len(items.len());
-        let mut chunks: Vec<Vec<A>> = Vec::new();
-        let mut items = items.into_iter().peekable();
-        while items.peek().is_some() {
-            chunks.push(items.by_ref().take(per).collect());
+        let (low, high) = items.size_hint();
+        if self.chunksize.is_none() && high != Some(low) {
+            let items: Vec<A> = items.collect();
+            return self.map_chunks(f, items.into_iter(), sink);
         }
-        let tasks: Vec<ChildTask<'_>> = chunks
-            .into_iter()
-            .map(|chunk| {
-                let init = self.initializer.clone();
-                Box::new(move || {
-                    if let Some(init) = init {
-                        init();
-                    }
-                    encode(&chunk.into_iter().map(f).collect::<Vec<R>>())
-                }) as ChildTask<'_>
-            })
-            .collect();
-        run_tasks(tasks, self.workers, &self.children, "ForkPoolWorker")
-            .into_iter()
-            .map(|outcome| codec::decode(&outcome?))
-            .collect()
+        let per = self.chunk_len(low);
+        let mut items = items;
+        let chunks = std::iter::from_fn(move || {
+            let chunk: Vec<A> = items.by_ref().take(per).collect();
+            (!chunk.is_empty()).then_some(chunk)
+        });
+        let tasks = chunks.map(|chunk| {
+            let init = self.initializer.clone();
+            Box::new(move || {
+                if let Some(init) = init {
+                    init();
+                }
+                encode(&chunk.into_iter().map(f).collect::<Vec<R>>())
+            }) as ChildTask<'_>
+        });
+        // Chunks that finished before an earlier one wait here, still encoded.
+        let mut early: BTreeMap<usize, Result<Vec<u8>>> = BTreeMap::new();
+        let mut next = 0;
+        run_tasks_with(
+            tasks,
+            self.workers,
+            &self.children,
+            "ForkPoolWorker",
+            |index, outcome| {
+                early.insert(index, outcome);
+                while let Some(outcome) = early.remove(&next) {
+                    sink(outcome.and_then(|bytes| codec::decode(&bytes)));
+                    next += 1;
+                }
+            },
+        );
     }
 
-    fn map<A, F, R>(&self, f: &F, items: Vec<A>) -> Result<Vec<R>>
+    fn map<A, F, R>(&self, f: &F, items: impl Iterator<Item = A>) -> Result<Vec<R>>
     where
         F: Fn(A) -> R,
         R: Serialize + DeserializeOwned,
     {
-        let mut out = Vec::with_capacity(items.len());
+        let mut out = Vec::with_capacity(items.size_hint().0);
         let mut first_error = None;
-        for chunk in self.map_chunks(f, items) {
-            match chunk {
-                Ok(values) => out.extend(values),
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
+        self.map_chunks(f, items, &mut |chunk| match chunk {
+            Ok(values) => out.extend(values),
+            Err(e) => {
+                first_error.get_or_insert(e);
             }
-        }
+        });
         match first_error {
             None => Ok(out),
             Some(e) => Err(e),
@@ -429,7 +450,7 @@ impl Pool<Processes> {
         R: Serialize + DeserializeOwned,
     {
         let _busy = self.backend.busy()?;
-        self.backend.engine().map(&f, items.into_iter().collect())
+        self.backend.engine().map(&f, items.into_iter())
     }
 
     /// Like [`map`](Self::map) for functions of several arguments: each item is a tuple.
@@ -498,7 +519,9 @@ impl Pool<Processes> {
         self.backend.submit(Job {
             run: Box::new(move || {
                 if run_slot.start() {
-                    run_slot.finish(work(&engine));
+                    // A bug of ours must not leave the result waiting for ever.
+                    let outcome = catch_unwind(AssertUnwindSafe(|| work(&engine)));
+                    run_slot.finish(outcome.unwrap_or_else(|p| Err(Error::from_panic(p))));
                 }
             }),
             cancel: Box::new(move |error| {
@@ -556,7 +579,7 @@ impl Pool<Processes> {
         F: Fn(I::Item) -> R + Send + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
-        self.spawn_job(move |engine| engine.map(&f, items.into_iter().collect()))
+        self.spawn_job(move |engine| engine.map(&f, items.into_iter()))
     }
 
     /// [`starmap`](Self::starmap) in the background (Python's `starmap_async`).
@@ -617,12 +640,14 @@ impl Pool<Processes> {
             .map(|c| per.min(items.len() - c * per))
             .collect();
         let mut out = Vec::with_capacity(items.len());
-        for (chunk, size) in engine.map_chunks(&f, items).into_iter().zip(sizes) {
+        let mut sizes = sizes.into_iter();
+        engine.map_chunks(&f, items.into_iter(), &mut |chunk| {
+            let size = sizes.next().unwrap_or(0);
             match chunk {
                 Ok(values) => out.extend(values.into_iter().map(Ok)),
                 Err(e) => out.extend((0..size).map(|_| Err(Error::new(e.kind(), e.message())))),
             }
-        }
+        });
         Ok(out.into_iter())
     }
 

@@ -152,13 +152,46 @@ fn worker_died(status: Option<ExitStatus>) -> Error {
 
 /// Runs each task in a child of its own, at most `workers` at once, and returns the
 /// outcomes in task order.
-pub(crate) fn run_tasks(
-    tasks: Vec<ChildTask<'_>>,
+pub(crate) fn run_tasks<'a>(
+    tasks: impl IntoIterator<Item = ChildTask<'a>>,
     workers: usize,
     children: &Children,
     name_prefix: &str,
 ) -> Vec<Result<Vec<u8>>> {
-    let mut outcomes: Vec<Option<Result<Vec<u8>>>> = tasks.iter().map(|_| None).collect();
+    let mut outcomes: Vec<Option<Result<Vec<u8>>>> = Vec::new();
+    run_tasks_with(tasks, workers, children, name_prefix, |index, outcome| {
+        if outcomes.len() <= index {
+            outcomes.resize_with(index + 1, || None);
+        }
+        outcomes[index] = Some(outcome);
+    });
+    outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Err(cancelled())))
+        .collect()
+}
+
+fn cancelled() -> Error {
+    Error::new(
+        ErrorKind::Cancelled,
+        "the task never ran: its pool was terminated first",
+    )
+}
+
+/// Runs each task in a child of its own, at most `workers` at once, and hands each
+/// outcome to `on_outcome` with the task's index as soon as it is known (in any order;
+/// every index exactly once, tasks never started because the pool was terminated as
+/// [`ErrorKind::Cancelled`]).
+///
+/// Tasks are taken from `tasks` only when a child is free to run them, so a long input
+/// is never held whole in memory (nor copied into every child by `fork`).
+pub(crate) fn run_tasks_with<'a>(
+    tasks: impl IntoIterator<Item = ChildTask<'a>>,
+    workers: usize,
+    children: &Children,
+    name_prefix: &str,
+    mut on_outcome: impl FnMut(usize, Result<Vec<u8>>),
+) {
     let mut pending = tasks.into_iter().enumerate();
     let mut running: Vec<Running> = Vec::new();
     loop {
@@ -168,7 +201,7 @@ pub(crate) fn run_tasks(
             };
             match spawn(index, task, children, name_prefix) {
                 Ok(r) => running.push(r),
-                Err(e) => outcomes[index] = Some(Err(e)),
+                Err(e) => on_outcome(index, Err(e)),
             }
         }
         if running.is_empty() {
@@ -192,19 +225,12 @@ pub(crate) fn run_tasks(
             let outcome = r.outcome(status, children.is_terminated());
             let r = running.swap_remove(i);
             children.unregister(r.child.pid());
-            outcomes[r.index] = Some(outcome);
+            on_outcome(r.index, outcome);
         }
     }
-    let cancelled = || {
-        Error::new(
-            ErrorKind::Cancelled,
-            "the task never ran: its pool was terminated first",
-        )
-    };
-    outcomes
-        .into_iter()
-        .map(|o| o.unwrap_or_else(|| Err(cancelled())))
-        .collect()
+    for (index, _) in pending {
+        on_outcome(index, Err(cancelled()));
+    }
 }
 
 /// The child closed its socket: it is exiting. Waits a moment for it, then kills it.
