@@ -142,10 +142,11 @@ impl Process {
                 ));
             }
         };
-        match sys::fork_run(&self.name, move || {
+        let task = Box::new(move || {
             target();
             0
-        }) {
+        });
+        match sys::fork_run_detached(&self.name, task) {
             Ok(pid) => {
                 *state = State::Started(ChildWatch::new(pid));
                 Ok(())

@@ -2,6 +2,8 @@
 
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Mutex, mpsc};
 
 use nix::sys::signal::Signal;
 use nix::unistd::{ForkResult, Pid, getppid};
@@ -43,6 +45,90 @@ fn child_main(parent: u32, name: &str, task: impl FnOnce() -> i32) -> ! {
     }
     let code = catch_unwind(AssertUnwindSafe(task)).unwrap_or(1);
     exit_now(code)
+}
+
+/// A fork request for the forker thread.
+struct Request {
+    name: String,
+    task: Box<dyn FnOnce() -> i32 + Send>,
+    reply: mpsc::SyncSender<Result<Pid>>,
+}
+
+/// The forker thread of one process (a forked child needs its own).
+struct Forker {
+    pid: u32,
+    requests: Mutex<mpsc::Sender<Request>>,
+}
+
+/// This process's forker thread, created on first use, never freed.
+static FORKER: AtomicPtr<Forker> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Like [`fork_run`], but the child outlives the calling thread.
+///
+/// `PR_SET_PDEATHSIG` kills a child when the *thread* that forked it ends, not the process.
+/// From the main thread (which lives as long as the process) this forks directly; from any
+/// other thread it asks a long-lived forker thread to fork, so that a `Process` started
+/// from a short-lived thread is not killed when that thread returns.
+pub(crate) fn fork_run_detached(
+    name: &str,
+    task: Box<dyn FnOnce() -> i32 + Send + 'static>,
+) -> Result<Pid> {
+    // SAFETY: gettid has no arguments and cannot fail.
+    let tid = unsafe { libc::gettid() };
+    if tid as u32 == std::process::id() {
+        return fork_run(name, task);
+    }
+    let (reply, answer) = mpsc::sync_channel(1);
+    let request = Request {
+        name: name.to_owned(),
+        task,
+        reply,
+    };
+    forker()?
+        .requests
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .send(request)
+        .map_err(|_| Error::new(ErrorKind::Os, "the forker thread is gone"))?;
+    answer
+        .recv()
+        .map_err(|_| Error::new(ErrorKind::Os, "the forker thread is gone"))?
+}
+
+fn forker() -> Result<&'static Forker> {
+    let me = std::process::id();
+    let current = FORKER.load(Ordering::Acquire);
+    // SAFETY: non-null values stored in FORKER come from Box::leak and are never freed.
+    if let Some(f) = unsafe { current.as_ref() } {
+        if f.pid == me {
+            return Ok(f);
+        }
+    }
+    let (tx, rx) = mpsc::channel::<Request>();
+    std::thread::Builder::new()
+        .name("paralelo-forker".into())
+        .spawn(move || {
+            for request in rx {
+                let _ = request.reply.send(fork_run(&request.name, request.task));
+            }
+        })
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Os,
+                format!("could not start the forker thread: {e}"),
+            )
+        })?;
+    let fresh: *mut Forker = Box::leak(Box::new(Forker {
+        pid: me,
+        requests: Mutex::new(tx),
+    }));
+    match FORKER.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {
+        // SAFETY: `fresh` was just leaked and is never freed.
+        Ok(_) => Ok(unsafe { &*fresh }),
+        // Another thread installed one first: use it (ours stays leaked, its thread idle).
+        // SAFETY: as above, stored values are leaked and never freed.
+        Err(winner) => Ok(unsafe { &*winner }),
+    }
 }
 
 /// Flushes stdout and stderr and ends this process at once with `code`, running no

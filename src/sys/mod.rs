@@ -23,7 +23,7 @@ mod shm;
 mod wait;
 
 pub(crate) use affinity::{current_cpu, set_affinity};
-pub(crate) use fork::{fork_run, kill};
+pub(crate) use fork::{fork_run, fork_run_detached, kill};
 pub(crate) use pmutex::{RawCondvar, RawMutex, Relock};
 pub(crate) use shm::SharedRegion;
 pub(crate) use wait::{ChildWatch, ExitStatus};
