@@ -57,6 +57,7 @@
 mod error;
 pub mod interrupt;
 mod ipc;
+mod manager;
 mod par;
 mod pool;
 mod process;
@@ -70,6 +71,7 @@ pub mod timing;
 
 pub use error::{Error, ErrorKind, Result};
 pub use ipc::{Connection, JoinableQueue, Pipe, Queue};
+pub use manager::{DictProxy, ListProxy, Manager};
 pub use par::{par_for_each, par_map, par_starmap};
 pub use pool::{AsyncResult, Imap, ImapUnordered, Pool, PoolBuilder, Processes, Threads};
 pub use process::{
@@ -93,8 +95,8 @@ pub use log;
 pub mod prelude {
     pub use crate::timing::{Measurement, TimeitOptions, TimeitResult, measure, timeit_with};
     pub use crate::{
-        Array, Barrier, Connection, Event, JoinableQueue, Lock, Pipe, Process, Queue, RLock,
-        Semaphore, Value, current_cpu, log_to_stderr, set_cpu_affinity,
+        Array, Barrier, Connection, Event, JoinableQueue, Lock, Manager, Pipe, Process, Queue,
+        RLock, Semaphore, Value, current_cpu, log_to_stderr, set_cpu_affinity,
     };
     pub use crate::{
         AsyncResult, BigInt, BigUint, Error, ErrorKind, Pool, PoolBuilder, Result, StarFn,

@@ -1,0 +1,145 @@
+//! `ListProxy<T>`: a list held by a [`Manager`](super::Manager).
+
+use std::marker::PhantomData;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::client::{Client, decode, encode, unexpected};
+use super::wire::{Reply, Request};
+use crate::Result;
+
+/// A list that lives in a [`Manager`](super::Manager) and that every process holding a
+/// proxy sees and changes, like Python's `manager.list()`.
+///
+/// Each method is one request to the manager. Clone the proxy to give it to a thread or a
+/// process: clones refer to the same list.
+///
+/// # Examples
+///
+/// ```
+/// use paralelo::prelude::*;
+///
+/// let manager = Manager::new()?;
+/// let l = manager.list::<String>()?;
+/// l.append("a".to_string())?;
+/// l.append("b".to_string())?;
+/// assert_eq!(l.len()?, 2);
+/// assert_eq!(l.get(1)?, "b");
+/// # Ok::<(), paralelo::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct ListProxy<T> {
+    client: Client,
+    id: u64,
+    _type: PhantomData<fn(T) -> T>,
+}
+
+impl<T> Clone for ListProxy<T> {
+    fn clone(&self) -> Self {
+        ListProxy {
+            client: self.client.clone(),
+            id: self.id,
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> ListProxy<T> {
+    pub(crate) fn new(client: Client, id: u64) -> Self {
+        ListProxy {
+            client,
+            id,
+            _type: PhantomData,
+        }
+    }
+
+    /// Adds `item` at the end (Python's `append`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Disconnected`](crate::ErrorKind) when the manager is gone;
+    /// [`ErrorKind::Serialization`](crate::ErrorKind) when `item` cannot be encoded.
+    pub fn append(&self, item: T) -> Result<()> {
+        match self
+            .client
+            .call(&Request::Append(self.id, encode(&item)?))?
+        {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The item at `index` (Python's `l[index]`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind) when `index` is out of range;
+    /// [`ErrorKind::Disconnected`](crate::ErrorKind) when the manager is gone.
+    pub fn get(&self, index: usize) -> Result<T> {
+        match self.client.call(&Request::Get(self.id, index as i64))? {
+            Reply::Value(Some(bytes)) => decode(&bytes),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Replaces the item at `index` (Python's `l[index] = item`).
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get).
+    pub fn set(&self, index: usize, item: T) -> Result<()> {
+        match self
+            .client
+            .call(&Request::Set(self.id, index as i64, encode(&item)?))?
+        {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Removes and returns the last item, if any (Python's `pop()`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Disconnected`](crate::ErrorKind) when the manager is gone.
+    pub fn pop(&self) -> Result<Option<T>> {
+        match self.client.call(&Request::Pop(self.id))? {
+            Reply::Value(v) => v.map(|bytes| decode(&bytes)).transpose(),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The number of items (Python's `len(l)`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Disconnected`](crate::ErrorKind) when the manager is gone.
+    pub fn len(&self) -> Result<usize> {
+        match self.client.call(&Request::Len(self.id))? {
+            Reply::Len(n) => Ok(n as usize),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// True when the list has no item.
+    ///
+    /// # Errors
+    ///
+    /// As [`len`](Self::len).
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// A copy of every item, in order (Python's `list(l)` or `l[:]`).
+    ///
+    /// # Errors
+    ///
+    /// As [`len`](Self::len).
+    pub fn to_vec(&self) -> Result<Vec<T>> {
+        match self.client.call(&Request::Items(self.id))? {
+            Reply::Items(items) => items.iter().map(|b| decode(b)).collect(),
+            other => Err(unexpected(other)),
+        }
+    }
+}
