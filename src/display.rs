@@ -1,5 +1,5 @@
 //! IPython.display's helpers for notebooks: [`display`], [`DisplayHandle::update`] and
-//! [`clear_output`].
+//! [`clear_output`], plus Python's [`input`].
 //!
 //! In a `paralelo-kernel` notebook, `display(value)` shows `value` as an output of the cell
 //! right away (not only at the end, as the cell's last expression is), a [`DisplayHandle`]
@@ -114,6 +114,49 @@ pub fn display_mime(bundle: &[(&str, &str)]) -> DisplayHandle {
 pub fn clear_output(wait: bool) {
     let line = serde_json::json!({ "op": "clear", "wait": wait });
     write_line(&line);
+}
+
+/// Reads one line from the user, like Python's `input(prompt)`; the trailing newline is removed.
+///
+/// In a notebook the frontend shows a text box (Jupyter's `input_request`); in a program it
+/// prints `prompt` and reads standard input. Returns an empty string when there is no input
+/// (end of file, or a frontend that does not allow input).
+///
+/// # Examples
+///
+/// ```no_run
+/// let name = paralelo::display::input("¿Cómo te llamas? ");
+/// println!("Hola, {name}");
+/// ```
+pub fn input(prompt: &str) -> String {
+    read_input(prompt, false)
+}
+
+/// [`input`] for secrets: the frontend hides what is typed.
+pub fn input_password(prompt: &str) -> String {
+    read_input(prompt, true)
+}
+
+fn read_input(prompt: &str, password: bool) -> String {
+    let mut out = std::io::stdout().lock();
+    // evcxr's evaluation child (the kernel's) asks its parent through this line.
+    let _ = if std::env::var_os("EVCXR_IS_RUNTIME").is_some() {
+        let command = if password {
+            "EVCXR_INPUT_REQUEST_PASSWORD"
+        } else {
+            "EVCXR_INPUT_REQUEST"
+        };
+        writeln!(out, "{command}:{prompt}")
+    } else {
+        write!(out, "{prompt}")
+    };
+    let _ = out.flush();
+    drop(out);
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_err() {
+        return String::new();
+    }
+    line.trim_end_matches(['\n', '\r']).to_owned()
 }
 
 fn plain<T: Debug>(value: &T) -> String {

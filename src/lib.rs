@@ -54,6 +54,7 @@
 //! println!("{table}");
 //! ```
 
+pub mod display;
 mod error;
 pub mod interrupt;
 mod ipc;
@@ -93,6 +94,9 @@ pub use log;
 
 /// Everything a notebook or a program needs: `use paralelo::prelude::*;`.
 pub mod prelude {
+    pub use crate::display::{
+        DisplayHandle, clear_output, display, display_mime, input, input_password,
+    };
     pub use crate::timing::{Measurement, TimeitOptions, TimeitResult, measure, timeit_with};
     pub use crate::{
         Array, Barrier, Connection, Event, JoinableQueue, Lock, Manager, Pipe, Process, Queue,

@@ -1,6 +1,25 @@
-//! `paralelo-kernel`: a Jupyter kernel for Rust with `paralelo` preloaded (being built).
+//! `paralelo-kernel`: a Jupyter kernel for Rust with `paralelo` preloaded, IPython-style
+//! magics, a kernelspec installer and a headless notebook runner.
+//!
+//! The binary is also evcxr's evaluation child: evcxr re-runs this executable with an
+//! environment variable set, and [`evcxr::runtime_hook`] turns that process into the child.
+//! That is why it must be the very first call of `main` (without it the kernel would
+//! start kernels recursively).
 
-fn main() {
-    eprintln!("paralelo-kernel: not built yet");
-    std::process::exit(2);
+mod cli;
+mod completeness;
+mod connection;
+mod engine;
+mod history;
+mod install;
+mod magics;
+mod message;
+mod notebook;
+mod panics;
+mod server;
+mod worker;
+
+fn main() -> std::process::ExitCode {
+    evcxr::runtime_hook();
+    cli::main()
 }

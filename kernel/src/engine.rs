@@ -1,0 +1,532 @@
+//! The evaluation engine: one `evcxr::CommandContext` with `paralelo` preloaded.
+//!
+//! The engine owns the evcxr context and two forwarder threads that turn the evaluation
+//! child's stdout and stderr into [`Output`]s, delivered to whoever executes the current cell
+//! (the Jupyter server or the headless runner). Display markers printed by
+//! `paralelo::display` become [`Output::Display`] and [`Output::Clear`].
+//!
+//! Warm starts come from a persistent evcxr work directory (its `target/` keeps `paralelo`
+//! and its dependencies built): see [`prepare_environment`].
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde_json::{Map, Value};
+
+use crate::panics::PanicFilter;
+
+/// Prefix of the one-line display markers printed by `paralelo::display`.
+pub(crate) const DISPLAY_MARKER: &str = "PARALELO_DISPLAY ";
+
+/// One piece of output of a running cell, in the order it was produced.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Output {
+    /// Text on the child's stdout (a line, with its newline).
+    Stdout(String),
+    /// Text on the child's stderr (a line, with its newline).
+    Stderr(String),
+    /// `display(...)` or a display handle's `update(...)`.
+    Display {
+        data: Map<String, Value>,
+        display_id: Option<String>,
+        update: bool,
+    },
+    /// `clear_output(wait)`.
+    Clear { wait: bool },
+}
+
+/// Where outputs of the running cell go.
+pub(crate) type Sink = Arc<dyn Fn(Output) + Send + Sync>;
+
+/// A failed cell, in Jupyter's terms.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CellError {
+    pub(crate) ename: String,
+    pub(crate) evalue: String,
+    pub(crate) traceback: Vec<String>,
+}
+
+impl CellError {
+    /// An error with a one-line traceback.
+    pub(crate) fn new(ename: &str, evalue: impl Into<String>) -> CellError {
+        let evalue = evalue.into();
+        CellError {
+            ename: ename.to_owned(),
+            traceback: vec![format!("{ename}: {evalue}")],
+            evalue,
+        }
+    }
+}
+
+/// The value of a cell (mime type → content), empty when it has none.
+pub(crate) type CellValue = Map<String, Value>;
+
+/// Settings read from the environment at start.
+#[derive(Debug, Clone)]
+pub(crate) struct EngineConfig {
+    /// Path of the `paralelo` crate to preload; `None` disables preloading.
+    pub(crate) paralelo_path: Option<PathBuf>,
+    /// evcxr optimisation level for cells and dependencies.
+    pub(crate) opt_level: String,
+}
+
+impl EngineConfig {
+    /// Reads `PARALELO_PATH` (empty or `none` disables the preload) and `PARALELO_OPT_LEVEL`.
+    pub(crate) fn from_env() -> EngineConfig {
+        let default = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let paralelo_path = match std::env::var_os("PARALELO_PATH") {
+            Some(p) if p.is_empty() || p == "none" => None,
+            Some(p) => Some(PathBuf::from(p)),
+            None => Some(default),
+        };
+        let opt_level = std::env::var("PARALELO_OPT_LEVEL").unwrap_or_else(|_| "1".to_owned());
+        EngineConfig {
+            paralelo_path,
+            opt_level,
+        }
+    }
+}
+
+/// The cache root: `$PARALELO_KERNEL_CACHE`, else `$XDG_CACHE_HOME/paralelo-kernel`, else
+/// `~/.cache/paralelo-kernel`.
+pub(crate) fn cache_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PARALELO_KERNEL_CACHE").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("paralelo-kernel");
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into());
+    PathBuf::from(home).join(".cache").join("paralelo-kernel")
+}
+
+/// A locked slot of the cache: a persistent evcxr work directory used by one kernel at a time.
+pub(crate) struct Slot {
+    /// The work directory evcxr uses.
+    pub(crate) dir: PathBuf,
+    _lock: File,
+}
+
+/// Picks and locks the first free work directory `slot-N` under the cache root and points
+/// evcxr at it (`EVCXR_TMPDIR`).
+///
+/// Must run while the process has one thread (it sets environment variables), so `main`
+/// calls it before starting any runtime. Two kernels never share a slot; each slot keeps its
+/// build across kernel starts, so the second start of a kernel finds everything compiled.
+pub(crate) fn prepare_environment() -> Result<Slot> {
+    let root = cache_root();
+    std::fs::create_dir_all(&root)
+        .with_context(|| format!("cannot create cache directory {}", root.display()))?;
+    for n in 0..64 {
+        let lock_path = root.join(format!("slot-{n}.lock"));
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("cannot open {}", lock_path.display()))?;
+        if file.try_lock().is_ok() {
+            let dir = root.join(format!("slot-{n}"));
+            std::fs::create_dir_all(&dir)?;
+            // evcxr's cells find libstd through a relative RUNPATH that only resolves from
+            // shallow work directories (it works under /tmp by luck); name the directory.
+            let library_path = rust_library_path();
+            // SAFETY: called from `main` before any other thread is started, so nothing
+            // reads the environment concurrently.
+            unsafe {
+                std::env::set_var("EVCXR_TMPDIR", &dir);
+                if let Some(path) = library_path {
+                    std::env::set_var("LD_LIBRARY_PATH", path);
+                }
+            };
+            return Ok(Slot { dir, _lock: file });
+        }
+    }
+    anyhow::bail!(
+        "all 64 kernel work directories under {} are in use",
+        root.display()
+    )
+}
+
+/// `LD_LIBRARY_PATH` extended with the toolchain's directories holding `libstd-*.so`.
+fn rust_library_path() -> Option<std::ffi::OsString> {
+    let output = std::process::Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()?;
+    let sysroot = PathBuf::from(String::from_utf8(output.stdout).ok()?.trim());
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(sysroot.join("lib").join("rustlib"))
+        .ok()?
+        .filter_map(|entry| Some(entry.ok()?.path().join("lib")))
+        .filter(|lib| {
+            std::fs::read_dir(lib).is_ok_and(|mut files| {
+                files.any(|f| {
+                    f.is_ok_and(|f| {
+                        let name = f.file_name();
+                        let name = name.to_string_lossy();
+                        name.starts_with("libstd-") && name.ends_with(".so")
+                    })
+                })
+            })
+        })
+        .collect();
+    if let Some(existing) = std::env::var_os("LD_LIBRARY_PATH") {
+        dirs.extend(std::env::split_paths(&existing));
+    }
+    std::env::join_paths(dirs).ok()
+}
+
+struct Inner {
+    sink: Option<Sink>,
+    /// Only for stderr: turns the cell's panic into its error.
+    filter: Option<PanicFilter>,
+}
+
+impl Inner {
+    fn deliver(&self, output: Output) {
+        match &self.sink {
+            Some(sink) => sink(output),
+            None => log_stray(&output),
+        }
+    }
+}
+
+struct Forwarder {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl Forwarder {
+    /// Forwards lines from `rx` to the current sink, holding the lock while a line is in
+    /// flight so that [`Engine::finish_outputs`] can wait for the last one.
+    fn spawn(rx: crossbeam_channel::Receiver<String>, is_stdout: bool) -> Forwarder {
+        let inner = Arc::new(Mutex::new(Inner {
+            sink: None,
+            filter: (!is_stdout).then(PanicFilter::default),
+        }));
+        let shared = inner.clone();
+        std::thread::Builder::new()
+            .name(if is_stdout { "stdout" } else { "stderr" }.into())
+            .spawn(move || {
+                loop {
+                    let mut guard = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    match rx.recv_timeout(Duration::from_millis(5)) {
+                        Ok(line) => match guard.filter.as_mut() {
+                            None => guard.deliver(parse_stdout_line(line)),
+                            Some(filter) => {
+                                for shown in filter.line(&line) {
+                                    guard.deliver(Output::Stderr(format!("{shown}\n")));
+                                }
+                            }
+                        },
+                        Err(e) if e.is_disconnected() => return,
+                        Err(_) => {}
+                    }
+                    drop(guard);
+                }
+            })
+            .expect("spawning an output thread");
+        Forwarder { inner }
+    }
+
+    fn start(&self, sink: Sink) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.sink = Some(sink);
+        if let Some(filter) = inner.filter.as_mut() {
+            filter.cell_panic = None;
+        }
+    }
+
+    /// Flushes pending lines, detaches the sink and returns the cell's panic message, if any.
+    fn finish(&self) -> Option<String> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut panic = None;
+        if let Some(filter) = inner.filter.as_mut() {
+            let lines = filter.finish();
+            panic = filter.cell_panic.take();
+            for line in lines {
+                inner.deliver(Output::Stderr(format!("{line}\n")));
+            }
+        }
+        inner.sink = None;
+        panic
+    }
+}
+
+fn log_stray(output: &Output) {
+    match output {
+        Output::Stdout(s) | Output::Stderr(s) => eprint!("{s}"),
+        other => eprintln!("paralelo-kernel: output outside a cell dropped: {other:?}"),
+    }
+}
+
+/// Turns one stdout line into an output: a display marker or plain text.
+pub(crate) fn parse_stdout_line(line: String) -> Output {
+    if let Some(json) = line.strip_prefix(DISPLAY_MARKER)
+        && let Ok(Value::Object(marker)) = serde_json::from_str::<Value>(json)
+    {
+        let op = marker.get("op").and_then(Value::as_str).unwrap_or("");
+        let display_id = marker
+            .get("display_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let data = marker
+            .get("data")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        match op {
+            "display" | "update" => {
+                return Output::Display {
+                    data,
+                    display_id,
+                    update: op == "update",
+                };
+            }
+            "clear" => {
+                return Output::Clear {
+                    wait: marker.get("wait").and_then(Value::as_bool).unwrap_or(false),
+                };
+            }
+            _ => {}
+        }
+    }
+    Output::Stdout(format!("{line}\n"))
+}
+
+/// Asks the user for a line of input (`prompt`, `password`) on behalf of a running cell.
+pub(crate) type InputReader<'a> = &'a dyn Fn(&str, bool) -> String;
+
+/// An evcxr context with `paralelo` loaded.
+pub(crate) struct Engine {
+    ctx: evcxr::CommandContext,
+    stdout: Forwarder,
+    stderr: Forwarder,
+    stderr_probe: crossbeam_channel::Receiver<String>,
+    /// Wall time spent creating the context and preloading.
+    pub(crate) startup: Duration,
+    /// Set when the preload failed: the message explains why (cells still run).
+    pub(crate) preload_error: Option<String>,
+    /// Time evcxr spent compiling the last executed code.
+    pub(crate) last_compile: Duration,
+}
+
+impl Engine {
+    /// Starts evcxr's child process and preloads `paralelo` as configured.
+    ///
+    /// # Errors
+    ///
+    /// When evcxr cannot start (no cargo/rustc, unwritable work directory).
+    pub(crate) fn start(config: &EngineConfig) -> Result<Engine> {
+        let started = Instant::now();
+        let (ctx, outputs) = evcxr::CommandContext::new()
+            .map_err(|e| anyhow::anyhow!("evcxr could not start: {e}"))?;
+        if std::env::var_os("PARALELO_KERNEL_TRACE").is_some() {
+            eprintln!(
+                "trace: evcxr context in {:.2}s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        let stderr_probe = outputs.stderr.clone();
+        let stdout = Forwarder::spawn(outputs.stdout, true);
+        let stderr = Forwarder::spawn(outputs.stderr, false);
+        let mut setup = format!(":opt {}\n", config.opt_level);
+        if let Some(path) = &config.paralelo_path {
+            let path = path.canonicalize().unwrap_or_else(|_| path.clone());
+            let path = path
+                .display()
+                .to_string()
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"");
+            // `on_sigint` makes the kernel's interrupt (SIGINT to this child) stop parallel
+            // work between tasks instead of killing the child.
+            setup.push_str(&format!(
+                ":dep paralelo = {{ path = \"{path}\" }}\nuse paralelo::prelude::*;\n\
+                 let _ = paralelo::interrupt::on_sigint();\n"
+            ));
+        }
+        let mut engine = Engine {
+            ctx,
+            stdout,
+            stderr,
+            stderr_probe,
+            startup: Duration::ZERO,
+            preload_error: None,
+            last_compile: Duration::ZERO,
+        };
+        let errors = Arc::new(Mutex::new(String::new()));
+        let collect = errors.clone();
+        let sink: Sink = Arc::new(move |o| {
+            if let Output::Stderr(s) | Output::Stdout(s) = o {
+                collect
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push_str(&s);
+            }
+        });
+        if let Err(e) = engine.execute(&setup, sink, &|_, _| String::new()) {
+            let printed = errors.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            engine.preload_error = Some(format!(
+                "paralelo could not be preloaded from {:?}: {}\n{}{}",
+                config.paralelo_path,
+                e.evalue,
+                e.traceback.join("\n"),
+                printed
+            ));
+        }
+        engine.startup = started.elapsed();
+        Ok(engine)
+    }
+
+    /// Runs `code` (Rust and evcxr `:` commands), streaming outputs to `sink`.
+    ///
+    /// Returns the cell's value (mime bundle, possibly empty) or its error.
+    pub(crate) fn execute(
+        &mut self,
+        code: &str,
+        sink: Sink,
+        input: InputReader<'_>,
+    ) -> Result<CellValue, CellError> {
+        self.stdout.start(sink.clone());
+        self.stderr.start(sink);
+        let mut callbacks = evcxr::EvalCallbacks {
+            input_reader: &|req| input(&req.prompt, req.is_password),
+        };
+        let started = Instant::now();
+        let result = self.ctx.execute_with_callbacks(code, &mut callbacks);
+        let panic = self.finish_outputs();
+        self.last_compile = Duration::ZERO;
+        match result {
+            Ok(outputs) => {
+                if std::env::var_os("PARALELO_KERNEL_TRACE").is_some() {
+                    let phases: Vec<String> = outputs
+                        .phases
+                        .iter()
+                        .map(|p| format!("{} {:.2}s", p.name, p.duration.as_secs_f64()))
+                        .collect();
+                    eprintln!(
+                        "trace: {:.2}s total: {}",
+                        started.elapsed().as_secs_f64(),
+                        phases.join(", ")
+                    );
+                }
+                let run: Duration = outputs
+                    .phases
+                    .iter()
+                    .filter(|p| p.name == "Execution")
+                    .map(|p| p.duration)
+                    .sum();
+                self.last_compile = started.elapsed().saturating_sub(run);
+                if let Some(message) = panic {
+                    return Err(CellError {
+                        ename: "Panic".into(),
+                        evalue: message.clone(),
+                        traceback: vec![format!("The cell panicked: {message}")],
+                    });
+                }
+                let mut value = Map::new();
+                let mut mimes: Vec<_> = outputs.content_by_mime_type.into_iter().collect();
+                mimes.sort();
+                for (mime, content) in mimes {
+                    value.insert(mime, Value::String(content));
+                }
+                Ok(value)
+            }
+            Err(e) => Err(convert_error(e)),
+        }
+    }
+
+    /// Waits until the child's last output line has reached the sink, then detaches it;
+    /// returns the cell's panic message, if it panicked.
+    fn finish_outputs(&mut self) -> Option<String> {
+        // evcxr waits for stdout to drain; stderr is read by another thread, so give it a
+        // moment to arrive and drain.
+        std::thread::sleep(Duration::from_millis(2));
+        let deadline = Instant::now() + Duration::from_millis(200);
+        while !self.stderr_probe.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        self.stdout.finish();
+        self.stderr.finish()
+    }
+
+    /// Completions at byte offset `pos` of `code`: (matches, cursor_start, cursor_end).
+    pub(crate) fn complete(&mut self, code: &str, pos: usize) -> (Vec<String>, usize, usize) {
+        match self.ctx.completions(code, pos) {
+            Ok(c) => {
+                let mut matches: Vec<String> = c.completions.into_iter().map(|c| c.code).collect();
+                matches.dedup();
+                (matches, c.start_offset, c.end_offset)
+            }
+            Err(_) => (Vec::new(), pos, pos),
+        }
+    }
+
+    /// Documentation for the expression ending at `pos`: (plain text, html), if any.
+    pub(crate) fn inspect(&mut self, code: &str, pos: usize) -> Option<(String, String)> {
+        let (plain, html) = self.ctx.hover_at(code, pos).ok()?;
+        if plain == "No documentation found" || plain.is_empty() {
+            None
+        } else {
+            Some((plain, html))
+        }
+    }
+
+    /// The evaluation child process (to kill it on interrupt).
+    pub(crate) fn process_handle(&self) -> Arc<Mutex<std::process::Child>> {
+        self.ctx.process_handle()
+    }
+}
+
+fn convert_error(error: evcxr::Error) -> CellError {
+    match error {
+        evcxr::Error::CompilationErrors(errors) => {
+            let mut traceback = Vec::new();
+            let mut first = None;
+            for e in &errors {
+                let rendered = e.rendered();
+                if first.is_none() {
+                    first = Some(e.message());
+                }
+                traceback.push(if rendered.trim().is_empty() {
+                    e.message()
+                } else {
+                    rendered
+                });
+                if let Some(hint) = e.evcxr_extra_hint() {
+                    traceback.push(hint.to_owned());
+                }
+            }
+            CellError {
+                ename: "CompilationError".into(),
+                evalue: first.unwrap_or_else(|| "compilation failed".into()),
+                traceback,
+            }
+        }
+        evcxr::Error::SubprocessTerminated(message) => CellError::new(
+            "RuntimeRestarted",
+            format!(
+                "{}\nThe Rust runtime stopped and was restarted: variables were lost; \
+                 paralelo and `use` items are still loaded.",
+                message.trim_end()
+            ),
+        ),
+        evcxr::Error::TypeRedefinedVariablesLost(vars) => CellError::new(
+            "VariablesLost",
+            format!(
+                "a type redefinition lost these variables: {}",
+                vars.join(", ")
+            ),
+        ),
+        evcxr::Error::Message(message) => {
+            let ename = if message.contains("panicked") || message.contains("Panic") {
+                "Panic"
+            } else {
+                "Error"
+            };
+            CellError::new(ename, message.trim_end())
+        }
+    }
+}

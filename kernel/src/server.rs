@@ -1,0 +1,643 @@
+//! The Jupyter server: one task per channel, a table from message type to handler, and
+//! busy/idle around every request.
+//!
+//! The evcxr engine lives on its own thread ([`crate::worker`]); the shell task hands it
+//! jobs and waits, while the control task stays free to answer `interrupt_request` and
+//! `shutdown_request` during a long cell.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Result;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+use zeromq::prelude::*;
+use zeromq::{RouterRecvHalf, RouterSendHalf};
+
+use crate::completeness::is_complete;
+use crate::connection::{ConnectionInfo, Sockets, frames_of, message_of};
+use crate::engine::{CellError, CellValue, EngineConfig, Output};
+use crate::history::History;
+use crate::message::{Message, Signer};
+use crate::worker::{Job, Worker};
+
+/// The longest a shell `kernel_info_request` waits for the engine to start.
+const READY_WAIT: Duration = Duration::from_secs(45);
+
+/// What every task shares.
+pub(crate) struct Shared {
+    /// Signs outgoing messages.
+    encoder: Signer,
+    /// Checks incoming messages (one digest history for all channels).
+    decoder: Mutex<Signer>,
+    iopub: mpsc::UnboundedSender<Message>,
+    stdin_send: tokio::sync::Mutex<RouterSendHalf>,
+    stdin_replies: Mutex<Option<std::sync::mpsc::Sender<String>>>,
+    worker: Worker,
+    shutting_down: AtomicBool,
+}
+
+impl Shared {
+    fn publish(&self, msg: Message) {
+        // The iopub task only stops when the process does.
+        let _ = self.iopub.send(msg);
+    }
+
+    fn status(&self, parent: &Message, state: &str) {
+        self.publish(parent.broadcast("status", json!({ "execution_state": state })));
+    }
+
+    async fn send(&self, socket: &mut RouterSendHalf, msg: &Message) {
+        let frames = self.encoder.encode(msg);
+        if let Err(e) = socket.send(message_of(frames)).await {
+            eprintln!("paralelo-kernel: could not send {}: {e}", msg.msg_type());
+        }
+    }
+
+    fn decode(&self, channel: &str, frames: Vec<Vec<u8>>) -> Option<Message> {
+        let mut decoder = self.decoder.lock().unwrap_or_else(|e| e.into_inner());
+        match decoder.decode(frames) {
+            Ok(msg) => Some(msg),
+            Err(e) => {
+                eprintln!("paralelo-kernel: dropped a message on {channel}: {e}");
+                None
+            }
+        }
+    }
+}
+
+/// Serves the kernel described by `connection_file` until a shutdown request.
+///
+/// # Errors
+///
+/// When the connection file is unusable or a port cannot be bound.
+pub(crate) fn serve(connection_file: &Path) -> Result<()> {
+    let info = ConnectionInfo::read(connection_file)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(info))
+}
+
+async fn run(info: ConnectionInfo) -> Result<()> {
+    let sockets = Sockets::bind(&info).await?;
+    let (iopub_tx, mut iopub_rx) = mpsc::unbounded_channel::<Message>();
+    let (shell_send, shell_recv) = sockets.shell.split();
+    let (control_send, control_recv) = sockets.control.split();
+    let (stdin_send, stdin_recv) = sockets.stdin.split();
+    let worker = Worker::spawn(EngineConfig::from_env());
+    let shared = Arc::new(Shared {
+        encoder: Signer::new(info.key.as_bytes()),
+        decoder: Mutex::new(Signer::new(info.key.as_bytes())),
+        iopub: iopub_tx,
+        stdin_send: tokio::sync::Mutex::new(stdin_send),
+        stdin_replies: Mutex::new(None),
+        worker,
+        shutting_down: AtomicBool::new(false),
+    });
+
+    let mut iopub = sockets.iopub;
+    let encoder = Signer::new(info.key.as_bytes());
+    tokio::spawn(async move {
+        while let Some(msg) = iopub_rx.recv().await {
+            if let Err(e) = iopub.send(message_of(encoder.encode(&msg))).await {
+                eprintln!("paralelo-kernel: iopub send failed: {e}");
+            }
+        }
+    });
+
+    let mut heartbeat = sockets.heartbeat;
+    tokio::spawn(async move {
+        loop {
+            match heartbeat.recv().await {
+                Ok(ping) => {
+                    if let Err(e) = heartbeat.send(ping).await {
+                        eprintln!("paralelo-kernel: heartbeat send failed: {e}");
+                    }
+                }
+                Err(e) => {
+                    eprintln!("paralelo-kernel: heartbeat receive failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    });
+
+    tokio::spawn(stdin_loop(shared.clone(), stdin_recv));
+    tokio::spawn(control_loop(shared.clone(), control_send, control_recv));
+    tokio::spawn(interrupt_on_sigint(shared.clone()));
+
+    // Announce ourselves, as ipykernel does.
+    let hello = Message {
+        identities: vec![b"kernel.status".to_vec()],
+        header: crate::message::new_header("status", ""),
+        parent_header: json!({}),
+        metadata: json!({}),
+        content: json!({ "execution_state": "starting" }),
+        buffers: vec![],
+    };
+    shared.publish(hello);
+
+    shell_loop(shared, shell_send, shell_recv).await;
+    Ok(())
+}
+
+async fn interrupt_on_sigint(shared: Arc<Shared>) {
+    let Ok(mut stream) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+    else {
+        return;
+    };
+    while stream.recv().await.is_some() {
+        shared.worker.interrupt();
+    }
+}
+
+async fn recv_frames(socket: &mut RouterRecvHalf, channel: &str) -> Vec<Vec<u8>> {
+    loop {
+        match socket.recv().await {
+            Ok(m) => return frames_of(m),
+            Err(e) => {
+                eprintln!("paralelo-kernel: {channel} receive failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+struct Shell {
+    shared: Arc<Shared>,
+    send: RouterSendHalf,
+    recv: RouterRecvHalf,
+    pending: VecDeque<Message>,
+    execution_count: u64,
+    history: History,
+}
+
+async fn shell_loop(shared: Arc<Shared>, send: RouterSendHalf, recv: RouterRecvHalf) {
+    let mut shell = Shell {
+        shared,
+        send,
+        recv,
+        pending: VecDeque::new(),
+        execution_count: 0,
+        history: History::default(),
+    };
+    loop {
+        let msg = match shell.pending.pop_front() {
+            Some(msg) => msg,
+            None => {
+                let frames = recv_frames(&mut shell.recv, "shell").await;
+                match shell.shared.decode("shell", frames) {
+                    Some(msg) => msg,
+                    None => continue,
+                }
+            }
+        };
+        shell.handle(msg).await;
+    }
+}
+
+impl Shell {
+    async fn reply(&mut self, request: &Message, msg_type: &str, content: Value) {
+        let reply = request.reply(msg_type, content);
+        self.shared.send(&mut self.send, &reply).await;
+    }
+
+    async fn handle(&mut self, msg: Message) {
+        let shared = self.shared.clone();
+        shared.status(&msg, "busy");
+        match msg.msg_type() {
+            "kernel_info_request" => {
+                // Frontends take this reply as "ready": give the engine (a warm start takes
+                // seconds) the chance to be, so the first cell does not wait for it.
+                shared.worker.wait_ready(READY_WAIT).await;
+                self.reply(&msg, "kernel_info_reply", kernel_info()).await;
+            }
+            "execute_request" => self.execute(&msg).await,
+            "is_complete_request" => {
+                let code = msg
+                    .content
+                    .get("code")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let status = is_complete(code);
+                let mut content = json!({ "status": status.as_str() });
+                if status.as_str() == "incomplete" {
+                    content["indent"] = json!("");
+                }
+                self.reply(&msg, "is_complete_reply", content).await;
+            }
+            "complete_request" => {
+                let (code, pos) = code_and_cursor(&msg.content);
+                let (tx, rx) = oneshot::channel();
+                shared.worker.submit(Job::Complete {
+                    code: code.clone(),
+                    pos: char_to_byte(&code, pos),
+                    reply: tx,
+                });
+                let (matches, start, end) = rx.await.unwrap_or((Vec::new(), 0, 0));
+                let content = json!({
+                    "status": "ok",
+                    "matches": matches,
+                    "cursor_start": byte_to_char(&code, start),
+                    "cursor_end": byte_to_char(&code, end),
+                    "metadata": {},
+                });
+                self.reply(&msg, "complete_reply", content).await;
+            }
+            "inspect_request" => {
+                let (code, pos) = code_and_cursor(&msg.content);
+                let (tx, rx) = oneshot::channel();
+                shared.worker.submit(Job::Inspect {
+                    code: code.clone(),
+                    pos: char_to_byte(&code, pos),
+                    reply: tx,
+                });
+                let content = match rx.await.ok().flatten() {
+                    Some((plain, html)) => json!({
+                        "status": "ok", "found": true,
+                        "data": { "text/plain": plain, "text/html": html },
+                        "metadata": {},
+                    }),
+                    None => json!({ "status": "ok", "found": false, "data": {}, "metadata": {} }),
+                };
+                self.reply(&msg, "inspect_reply", content).await;
+            }
+            "history_request" => {
+                let content = self.history.reply(&msg.content);
+                self.reply(&msg, "history_reply", content).await;
+            }
+            "comm_info_request" => {
+                self.reply(
+                    &msg,
+                    "comm_info_reply",
+                    json!({ "status": "ok", "comms": {} }),
+                )
+                .await;
+            }
+            "shutdown_request" => {
+                let content = shutdown_content(&msg);
+                self.reply(&msg, "shutdown_reply", content).await;
+                shutdown(&shared, &msg).await;
+            }
+            "comm_open" | "comm_msg" | "comm_close" => {}
+            other => eprintln!("paralelo-kernel: ignored unknown shell message {other:?}"),
+        }
+        shared.status(&msg, "idle");
+    }
+
+    async fn execute(&mut self, msg: &Message) {
+        let content = &msg.content;
+        let code = content
+            .get("code")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let silent = content
+            .get("silent")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let store_history = !silent
+            && content
+                .get("store_history")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+        let allow_stdin = content
+            .get("allow_stdin")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let stop_on_error = content
+            .get("stop_on_error")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        if store_history {
+            self.execution_count += 1;
+            self.history.push(self.execution_count, &code);
+        }
+        let count = self.execution_count;
+        if !silent {
+            self.shared.publish(msg.broadcast(
+                "execute_input",
+                json!({ "code": code, "execution_count": count }),
+            ));
+        }
+        let shared = self.shared.clone();
+        let parent = msg.clone();
+        let sink = Arc::new(move |output: Output| {
+            if !silent {
+                shared.publish(output_message(&parent, output));
+            }
+        });
+        let (tx, rx) = oneshot::channel();
+        let input = if allow_stdin {
+            Some(self.input_channel(msg))
+        } else {
+            None
+        };
+        self.shared.worker.submit(Job::Execute {
+            code,
+            sink,
+            input,
+            reply: tx,
+        });
+        let result: Result<CellValue, CellError> = rx
+            .await
+            .unwrap_or_else(|_| Err(CellError::new("KernelError", "the engine thread stopped")));
+        *self
+            .shared
+            .stdin_replies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+        match result {
+            Ok(value) => {
+                if !silent && !value.is_empty() {
+                    self.shared.publish(msg.broadcast(
+                        "execute_result",
+                        json!({ "execution_count": count, "data": value, "metadata": {} }),
+                    ));
+                }
+                let reply = json!({
+                    "status": "ok", "execution_count": count,
+                    "user_expressions": {}, "payload": [],
+                });
+                self.reply(msg, "execute_reply", reply).await;
+            }
+            Err(error) => {
+                let body = json!({
+                    "ename": error.ename, "evalue": error.evalue, "traceback": error.traceback,
+                });
+                self.shared.publish(msg.broadcast("error", body.clone()));
+                let mut reply = body;
+                reply["status"] = json!("error");
+                reply["execution_count"] = json!(count);
+                self.reply(msg, "execute_reply", reply).await;
+                if stop_on_error {
+                    self.abort_queued().await;
+                }
+            }
+        }
+    }
+
+    /// Answers execute requests already queued on the shell socket with status `aborted`;
+    /// other queued requests are kept for normal handling.
+    async fn abort_queued(&mut self) {
+        loop {
+            let next = tokio::time::timeout(Duration::from_millis(20), self.recv.recv()).await;
+            let Ok(Ok(raw)) = next else {
+                break;
+            };
+            let Some(queued) = self.shared.decode("shell", frames_of(raw)) else {
+                continue;
+            };
+            if queued.msg_type() == "execute_request" {
+                self.shared.status(&queued, "busy");
+                let reply = json!({ "status": "aborted", "execution_count": self.execution_count });
+                self.reply(&queued, "execute_reply", reply).await;
+                self.shared.status(&queued, "idle");
+            } else {
+                self.pending.push_back(queued);
+            }
+        }
+    }
+
+    /// A function the engine thread calls to read a line through the stdin channel.
+    fn input_channel(&self, request: &Message) -> crate::worker::InputFn {
+        let shared = self.shared.clone();
+        let request = request.clone();
+        let handle = tokio::runtime::Handle::current();
+        Arc::new(move |prompt: &str, password: bool| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            *shared
+                .stdin_replies
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(tx);
+            let ask = request.reply(
+                "input_request",
+                json!({ "prompt": prompt, "password": password }),
+            );
+            let shared2 = shared.clone();
+            handle.block_on(async move {
+                let mut socket = shared2.stdin_send.lock().await;
+                shared2.send(&mut socket, &ask).await;
+            });
+            loop {
+                match rx.recv_timeout(Duration::from_millis(100)) {
+                    Ok(line) => return line,
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return String::new(),
+                    Err(_) if shared.worker.interrupted() => return String::new(),
+                    Err(_) => {}
+                }
+            }
+        })
+    }
+}
+
+async fn stdin_loop(shared: Arc<Shared>, mut recv: RouterRecvHalf) {
+    loop {
+        let frames = recv_frames(&mut recv, "stdin").await;
+        let Some(msg) = shared.decode("stdin", frames) else {
+            continue;
+        };
+        if msg.msg_type() != "input_reply" {
+            eprintln!("paralelo-kernel: ignored {:?} on stdin", msg.msg_type());
+            continue;
+        }
+        let value = msg
+            .content
+            .get("value")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let waiting = shared
+            .stdin_replies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        match waiting {
+            Some(tx) => {
+                let _ = tx.send(value.to_owned());
+            }
+            None => eprintln!("paralelo-kernel: input_reply with no pending input_request"),
+        }
+    }
+}
+
+async fn control_loop(shared: Arc<Shared>, mut send: RouterSendHalf, mut recv: RouterRecvHalf) {
+    loop {
+        let frames = recv_frames(&mut recv, "control").await;
+        let Some(msg) = shared.decode("control", frames) else {
+            continue;
+        };
+        shared.status(&msg, "busy");
+        match msg.msg_type() {
+            "kernel_info_request" => {
+                shared
+                    .send(&mut send, &msg.reply("kernel_info_reply", kernel_info()))
+                    .await;
+            }
+            "interrupt_request" => {
+                shared.worker.interrupt();
+                shared
+                    .send(
+                        &mut send,
+                        &msg.reply("interrupt_reply", json!({ "status": "ok" })),
+                    )
+                    .await;
+            }
+            "shutdown_request" => {
+                let content = shutdown_content(&msg);
+                shared
+                    .send(&mut send, &msg.reply("shutdown_reply", content))
+                    .await;
+                shutdown(&shared, &msg).await;
+            }
+            other => eprintln!("paralelo-kernel: ignored unknown control message {other:?}"),
+        }
+        shared.status(&msg, "idle");
+    }
+}
+
+fn shutdown_content(msg: &Message) -> Value {
+    let restart = msg
+        .content
+        .get("restart")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    json!({ "status": "ok", "restart": restart })
+}
+
+/// Stops the evaluation child and leaves; Jupyter starts a new kernel for a restart.
+async fn shutdown(shared: &Shared, msg: &Message) {
+    if shared.shutting_down.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    shared.status(msg, "idle");
+    shared.worker.kill_child();
+    // Let the reply and the status message leave before the process does.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    std::process::exit(0);
+}
+
+/// The `kernel_info_reply` content.
+pub(crate) fn kernel_info() -> Value {
+    json!({
+        "status": "ok",
+        "protocol_version": crate::message::PROTOCOL_VERSION,
+        "implementation": "paralelo-kernel",
+        "implementation_version": env!("CARGO_PKG_VERSION"),
+        "language_info": {
+            "name": "rust",
+            "version": rustc_version(),
+            "mimetype": "text/rust",
+            "file_extension": ".rs",
+            "pygments_lexer": "rust",
+            "codemirror_mode": "rust",
+            "nbconvert_exporter": "rust",
+        },
+        "banner": format!(
+            "paralelo-kernel {}: Rust (evcxr) with paralelo preloaded. %lsmagic lists the magics, :help the evcxr commands.",
+            env!("CARGO_PKG_VERSION")
+        ),
+        "help_links": [],
+        "debugger": false,
+    })
+}
+
+fn rustc_version() -> String {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION
+        .get_or_init(|| {
+            std::process::Command::new("rustc")
+                .arg("--version")
+                .output()
+                .ok()
+                .and_then(|o| String::from_utf8(o.stdout).ok())
+                .and_then(|s| s.split_whitespace().nth(1).map(str::to_owned))
+                .unwrap_or_default()
+        })
+        .clone()
+}
+
+/// The iopub message for one output of a running cell.
+fn output_message(parent: &Message, output: Output) -> Message {
+    match output {
+        Output::Stdout(text) => {
+            parent.broadcast("stream", json!({ "name": "stdout", "text": text }))
+        }
+        Output::Stderr(text) => {
+            parent.broadcast("stream", json!({ "name": "stderr", "text": text }))
+        }
+        Output::Display {
+            data,
+            display_id,
+            update,
+        } => {
+            let transient = match display_id {
+                Some(id) => json!({ "display_id": id }),
+                None => json!({}),
+            };
+            let kind = if update {
+                "update_display_data"
+            } else {
+                "display_data"
+            };
+            parent.broadcast(
+                kind,
+                json!({ "data": data, "metadata": {}, "transient": transient }),
+            )
+        }
+        Output::Clear { wait } => parent.broadcast("clear_output", json!({ "wait": wait })),
+    }
+}
+
+fn code_and_cursor(content: &Value) -> (String, usize) {
+    let code = content
+        .get("code")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let pos = content
+        .get("cursor_pos")
+        .and_then(Value::as_u64)
+        .map(|p| p as usize)
+        .unwrap_or_else(|| code.chars().count());
+    (code, pos)
+}
+
+/// Jupyter counts cursor positions in characters (code points); evcxr in bytes.
+fn char_to_byte(text: &str, chars: usize) -> usize {
+    text.char_indices()
+        .nth(chars)
+        .map(|(b, _)| b)
+        .unwrap_or(text.len())
+}
+
+fn byte_to_char(text: &str, byte: usize) -> usize {
+    match text.get(..byte) {
+        Some(prefix) => prefix.chars().count(),
+        None => text.chars().count(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_conversions() {
+        let s = "é = 1";
+        assert_eq!(char_to_byte(s, 1), 2);
+        assert_eq!(byte_to_char(s, 2), 1);
+        assert_eq!(char_to_byte(s, 99), s.len());
+    }
+
+    #[test]
+    fn kernel_info_names_rust() {
+        let info = kernel_info();
+        assert_eq!(info["language_info"]["name"], "rust");
+        assert_eq!(info["language_info"]["file_extension"], ".rs");
+    }
+}
