@@ -62,6 +62,18 @@ impl<T> Deref for JoinableQueue<T> {
 impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     /// An unbounded joinable queue (Python's `JoinableQueue()`).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let q = JoinableQueue::<String>::new()?;
+    /// q.put("tarea1".to_string())?;
+    /// assert_eq!(q.get()?, "tarea1");
+    /// q.task_done()?;
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::Os`](crate::ErrorKind) when shared memory could not be mapped.
@@ -72,6 +84,16 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     }
 
     /// A joinable queue of at most `maxsize` items (0: no limit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let q = JoinableQueue::<u8>::with_maxsize(2)?;
+    /// assert_eq!(q.maxsize(), 2);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -84,6 +106,17 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
 
     /// Puts an item, counting it as unfinished until a `task_done` (same as
     /// [`Queue::put`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let q = JoinableQueue::<u8>::new()?;
+    /// q.put(7)?;
+    /// assert!(!q.join_timeout(std::time::Duration::ZERO)?); // one item not done yet
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -117,6 +150,28 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     }
 
     /// Waits until every item put has been marked done (Python's `join`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let q = JoinableQueue::<u8>::new()?;
+    /// let worker = q.clone();
+    /// let consumer = Process::new(move || {
+    ///     while let Ok(_item) = worker.get() {
+    ///         worker.task_done().unwrap();
+    ///     }
+    /// });
+    /// consumer.start()?;
+    /// for i in 0..3 {
+    ///     q.put(i)?;
+    /// }
+    /// q.join()?;
+    /// q.close()?;
+    /// consumer.join()?;
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     ///
     /// # Errors
     ///

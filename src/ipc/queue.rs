@@ -148,6 +148,17 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
     /// Like [`put`](Self::put), waiting at most `timeout` for room.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let q = Queue::<u8>::with_maxsize(1)?;
+    /// q.put_timeout(1, std::time::Duration::from_secs(1))?;
+    /// assert!(q.put_timeout(2, std::time::Duration::from_millis(5)).unwrap_err().is_timeout());
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::Timeout`](crate::ErrorKind) when the queue stayed full (Python's
@@ -230,6 +241,18 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// How many items are in the queue now (Python's `qsize`). Other processes may change
     /// it at any moment.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let q = Queue::<u8>::new()?;
+    /// q.put(1)?;
+    /// q.put(2)?;
+    /// assert_eq!(q.qsize()?, 2);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::Os`](crate::ErrorKind) if the shared lock fails.
@@ -238,6 +261,18 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     /// True when the queue holds no item now (Python's `empty`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let q = Queue::<u8>::new()?;
+    /// assert!(q.empty()?);
+    /// q.put(1)?;
+    /// assert!(!q.empty()?);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -248,6 +283,18 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
     /// True when the queue holds `maxsize` items now (never for an unbounded queue).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let q = Queue::<u8>::with_maxsize(1)?;
+    /// assert!(!q.full()?);
+    /// q.put(1)?;
+    /// assert!(q.full()?);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`qsize`](Self::qsize).
@@ -256,6 +303,16 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     /// The most items the queue holds (0: no limit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// assert_eq!(Queue::<u8>::with_maxsize(3)?.maxsize(), 3);
+    /// assert_eq!(Queue::<u8>::new()?.maxsize(), 0);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     pub fn maxsize(&self) -> usize {
         self.ring.maxsize()
     }

@@ -62,6 +62,19 @@ where
 
     /// Sets `key` to `value` (Python's `d[key] = value`).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let d = manager.dict::<String, u32>()?;
+    /// d.insert("a".to_string(), 1)?;
+    /// d.insert("a".to_string(), 2)?; // replaces
+    /// assert_eq!(d.len()?, 1);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::Disconnected`](crate::ErrorKind) when the manager is gone;
@@ -78,6 +91,19 @@ where
 
     /// The value of `key`, if present (Python's `d.get(key)`).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let d = manager.dict::<String, u32>()?;
+    /// d.insert("a".to_string(), 1)?;
+    /// assert_eq!(d.get(&"a".to_string())?, Some(1));
+    /// assert_eq!(d.get(&"b".to_string())?, None);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`insert`](Self::insert).
@@ -89,6 +115,19 @@ where
     }
 
     /// Removes `key` and returns its value, if it was present (Python's `d.pop(key, None)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let d = manager.dict::<String, u32>()?;
+    /// d.insert("a".to_string(), 1)?;
+    /// assert_eq!(d.remove(&"a".to_string())?, Some(1));
+    /// assert!(d.is_empty()?);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -102,6 +141,18 @@ where
 
     /// True when `key` is present (Python's `key in d`).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let d = manager.dict::<String, u32>()?;
+    /// d.insert("a".to_string(), 1)?;
+    /// assert!(d.contains_key(&"a".to_string())?);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`insert`](Self::insert).
@@ -113,6 +164,17 @@ where
     }
 
     /// The number of keys (Python's `len(d)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let d = manager.dict::<String, u32>()?;
+    /// assert_eq!(d.len()?, 0);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -126,6 +188,17 @@ where
 
     /// True when the dict has no key.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let d = manager.dict::<String, u32>()?;
+    /// assert!(d.is_empty()?);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`insert`](Self::insert).
@@ -134,6 +207,19 @@ where
     }
 
     /// Every `(key, value)` pair, in insertion order (Python's `list(d.items())`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let d = manager.dict::<String, u32>()?;
+    /// d.insert("b".to_string(), 2)?;
+    /// d.insert("a".to_string(), 1)?;
+    /// assert_eq!(d.items()?, [("b".to_string(), 2), ("a".to_string(), 1)]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     ///
     /// # Errors
     ///

@@ -56,6 +56,19 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
 
     /// Adds `item` at the end (Python's `append`).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let l = manager.list::<i32>()?;
+    /// l.append(1)?;
+    /// l.append(2)?;
+    /// assert_eq!(l.to_vec()?, [1, 2]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::Disconnected`](crate::ErrorKind) when the manager is gone;
@@ -72,6 +85,19 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
 
     /// The item at `index` (Python's `l[index]`).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let l = manager.list::<i32>()?;
+    /// l.append(5)?;
+    /// assert_eq!(l.get(0)?, 5);
+    /// assert!(l.get(1).is_err());
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::InvalidArgument`](crate::ErrorKind) when `index` is out of range;
@@ -84,6 +110,19 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
     }
 
     /// Replaces the item at `index` (Python's `l[index] = item`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let l = manager.list::<i32>()?;
+    /// l.append(5)?;
+    /// l.set(0, 6)?;
+    /// assert_eq!(l.get(0)?, 6);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -100,6 +139,19 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
 
     /// Removes and returns the last item, if any (Python's `pop()`).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let l = manager.list::<i32>()?;
+    /// l.append(5)?;
+    /// assert_eq!(l.pop()?, Some(5));
+    /// assert_eq!(l.pop()?, None);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::Disconnected`](crate::ErrorKind) when the manager is gone.
@@ -111,6 +163,17 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
     }
 
     /// The number of items (Python's `len(l)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let l = manager.list::<i32>()?;
+    /// assert_eq!(l.len()?, 0);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -124,6 +187,17 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
 
     /// True when the list has no item.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let l = manager.list::<i32>()?;
+    /// assert!(l.is_empty()?);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`len`](Self::len).
@@ -132,6 +206,21 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
     }
 
     /// A copy of every item, in order (Python's `list(l)` or `l[:]`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let l = manager.list::<i32>()?;
+    /// let in_child = l.clone();
+    /// let p = Process::new(move || in_child.append(1).unwrap());
+    /// p.start()?;
+    /// p.join()?;
+    /// assert_eq!(l.to_vec()?, [1]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     ///
     /// # Errors
     ///

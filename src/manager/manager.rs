@@ -52,6 +52,18 @@ pub struct Manager {
 impl Manager {
     /// Starts a manager (its server thread and socket).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let l = manager.list::<u8>()?;
+    /// l.append(1)?;
+    /// assert_eq!(l.len()?, 1);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::Os`] when the socket or the thread could not be created.
@@ -92,6 +104,18 @@ impl Manager {
     }
 
     /// A new, empty shared list (Python's `manager.list()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let l = manager.list::<i32>()?;
+    /// l.append(1)?;
+    /// assert_eq!(l.to_vec()?, [1]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     ///
     /// # Errors
     ///

@@ -32,6 +32,19 @@ use crate::{Error, ErrorKind, Result, StarFn};
 ///   one task changes in its memory, the next does not see, and the initializer runs in
 ///   every one of them before its task.
 /// - [`terminate`](Pool::terminate) stops running tasks too (`SIGTERM`), as in Python.
+///
+/// # Examples
+///
+/// ```
+/// use paralelo::prelude::*;
+///
+/// let pool = Pool::processes(2)?;
+/// // A crash takes down one task's process, not the notebook.
+/// let err = pool.apply(|| -> u8 { std::process::abort() }).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::WorkerDied);
+/// assert_eq!(pool.map(|x: u32| x * x, 0..4)?, [0, 1, 4, 9]);
+/// # Ok::<(), paralelo::Error>(())
+/// ```
 pub struct Processes {
     workers: usize,
     chunksize: Option<usize>,
@@ -739,6 +752,19 @@ impl Pool<Processes> {
     }
 
     /// Waits until every queued and running task has finished (Python's `join`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::processes(2)?;
+    /// let r = pool.apply_async(|| 6 * 7)?;
+    /// pool.close();
+    /// pool.join()?;
+    /// assert_eq!(r.get()?, 42);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     ///
     /// # Errors
     ///

@@ -44,6 +44,16 @@ pub struct Array<T> {
 impl<T: Scalar> Array<T> {
     /// An array of `len` elements, all zero (`false` for `bool`), like `Array('i', len)`.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let a = Array::<i32>::zeroed(3)?;
+    /// assert_eq!(a.to_vec(), [0, 0, 0]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::Os`](crate::ErrorKind) when shared memory could not be mapped.
@@ -61,6 +71,16 @@ impl<T: Scalar> Array<T> {
 
     /// An array holding a copy of `values`, like `Array('d', [1.0, 2.0])`.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let a = Array::from_slice(&[1.5f64, 2.5])?;
+    /// assert_eq!(a.get(1)?, 2.5);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`zeroed`](Self::zeroed).
@@ -73,11 +93,29 @@ impl<T: Scalar> Array<T> {
     }
 
     /// The number of elements.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// assert_eq!(Array::<u8>::zeroed(4)?.len(), 4);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// True when the array has no element.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// assert!(Array::<u8>::zeroed(0)?.is_empty());
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -118,6 +156,18 @@ impl<T: Scalar> Array<T> {
 
     /// Replaces the element at `index`.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let a = Array::<i64>::zeroed(2)?;
+    /// a.set(1, -7)?;
+    /// assert_eq!(a.to_vec(), [0, -7]);
+    /// assert!(a.set(2, 1).is_err());
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::InvalidArgument`](crate::ErrorKind) when `index` is out of range.
@@ -129,6 +179,16 @@ impl<T: Scalar> Array<T> {
     }
 
     /// A copy of every element (Python's `arr[:]`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let a = Array::from_slice(&[true, false])?;
+    /// assert_eq!(a.to_vec(), [true, false]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     pub fn to_vec(&self) -> Vec<T> {
         (0..self.len)
             .map(|i| T::from_bits(self.region.u64_at(8 * i).load(Relaxed)))
@@ -136,6 +196,17 @@ impl<T: Scalar> Array<T> {
     }
 
     /// The lock that goes with this array (Python's `get_lock()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let a = Array::<u32>::zeroed(1)?;
+    /// let _guard = a.get_lock().acquire()?;
+    /// a.set(0, a.get(0)? + 1)?;
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     pub fn get_lock(&self) -> &Lock {
         &self.lock
     }

@@ -5,6 +5,20 @@
 ///
 /// Implemented for every integer type up to 64 bits, `f32`, `f64` and `bool`. Each value
 /// is stored in one 64-bit cell, read and written whole (never torn).
+///
+/// # Examples
+///
+/// ```
+/// use paralelo::prelude::*;
+/// use paralelo::Scalar;
+///
+/// fn shared<T: Scalar>(x: T) -> paralelo::Result<Value<T>> {
+///     Value::new(x)
+/// }
+/// assert_eq!(shared(2.5f32)?.get(), 2.5);
+/// assert!(shared(true)?.get());
+/// # Ok::<(), paralelo::Error>(())
+/// ```
 pub trait Scalar: Copy + Send + Sync + 'static + private::Sealed {
     /// The 64 bits stored for `self`.
     #[doc(hidden)]

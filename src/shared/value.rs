@@ -51,6 +51,16 @@ pub struct Value<T> {
 impl<T: Scalar> Value<T> {
     /// A shared value starting at `initial`.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let v = Value::new(0i32)?;
+    /// assert_eq!(v.get(), 0);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::Os`](crate::ErrorKind) when shared memory could not be mapped.
@@ -65,6 +75,20 @@ impl<T: Scalar> Value<T> {
     }
 
     /// The current value (Python's `v.value`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let v = Value::new(1u8)?;
+    /// let child = v.clone();
+    /// let p = Process::new(move || child.set(2));
+    /// p.start()?;
+    /// p.join()?;
+    /// assert_eq!(v.get(), 2); // the child's write, seen by the parent
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     pub fn get(&self) -> T {
         T::from_bits(self.region.u64_at(0).load(Relaxed))
     }
@@ -87,6 +111,20 @@ impl<T: Scalar> Value<T> {
 
     /// The lock that goes with this value (Python's `get_lock()`): hold it for a
     /// read-modify-write that no other process may interleave.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let v = Value::new(0i64)?;
+    /// {
+    ///     let _guard = v.get_lock().acquire()?;
+    ///     v.set(v.get() + 1);
+    /// }
+    /// assert_eq!(v.get(), 1);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     pub fn get_lock(&self) -> &Lock {
         &self.lock
     }

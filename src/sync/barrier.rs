@@ -41,6 +41,16 @@ pub struct Barrier {
 impl Barrier {
     /// A barrier for `parties` callers.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let b = Barrier::new(1)?;
+    /// assert_eq!(b.wait()?, 0); // one party: nobody to wait for
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::InvalidArgument`] for 0 parties; [`ErrorKind::Os`] when shared memory
@@ -55,12 +65,35 @@ impl Barrier {
     }
 
     /// The number of parties.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// assert_eq!(Barrier::new(3)?.parties(), 3);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     pub fn parties(&self) -> usize {
         self.monitor.peek(PARTIES) as usize
     }
 
     /// Waits until every party has called `wait`. Returns a number from 0 to `parties - 1`,
     /// different for each caller of the round (Python's return value).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let b = Barrier::new(2)?;
+    /// let other = b.clone();
+    /// let t = std::thread::spawn(move || other.wait().unwrap());
+    /// let mine = b.wait()?;
+    /// let theirs = t.join().unwrap();
+    /// assert_ne!(mine, theirs);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     ///
     /// # Errors
     ///

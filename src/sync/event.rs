@@ -31,6 +31,16 @@ pub struct Event {
 impl Event {
     /// A new event, not set.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let e = Event::new()?;
+    /// assert!(!e.is_set());
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::Os`](crate::ErrorKind) when shared memory could not be mapped.
@@ -41,11 +51,33 @@ impl Event {
     }
 
     /// True when the flag is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let e = Event::new()?;
+    /// e.set()?;
+    /// assert!(e.is_set());
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     pub fn is_set(&self) -> bool {
         self.monitor.peek(0) != 0
     }
 
     /// Sets the flag and wakes every waiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let e = Event::new()?;
+    /// e.set()?;
+    /// e.wait()?; // returns at once
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -60,6 +92,18 @@ impl Event {
 
     /// Clears the flag.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let e = Event::new()?;
+    /// e.set()?;
+    /// e.clear()?;
+    /// assert!(!e.is_set());
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`set`](Self::set).
@@ -71,6 +115,20 @@ impl Event {
 
     /// Waits until the flag is set.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let e = Event::new()?;
+    /// let setter = e.clone();
+    /// let p = Process::new(move || setter.set().unwrap());
+    /// p.start()?;
+    /// e.wait()?;
+    /// p.join()?;
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`set`](Self::set).
@@ -79,6 +137,16 @@ impl Event {
     }
 
     /// Waits at most `timeout` for the flag. True when it is set (Python's `wait(timeout)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let e = Event::new()?;
+    /// assert!(!e.wait_timeout(std::time::Duration::from_millis(5))?);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     ///
     /// # Errors
     ///

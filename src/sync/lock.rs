@@ -50,6 +50,19 @@ pub struct Lock {
 ///
 /// It stays on the thread that acquired the lock (it is not `Send`): the lock must be
 /// released by its owner.
+///
+/// # Examples
+///
+/// ```
+/// use paralelo::prelude::*;
+///
+/// let lock = Lock::new()?;
+/// {
+///     let _guard = lock.acquire()?; // held until the end of this block
+/// }
+/// assert!(lock.try_acquire()?.is_some());
+/// # Ok::<(), paralelo::Error>(())
+/// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 #[derive(Debug)]
 pub struct LockGuard<'a> {
@@ -127,6 +140,18 @@ impl Lock {
     }
 
     /// Waits until the lock is free and takes it (Python's `acquire()` / `with lock:`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let lock = Lock::new()?;
+    /// let guard = lock.acquire()?;
+    /// assert!(lock.acquire().is_err()); // the same thread again: an error, not a deadlock
+    /// drop(guard);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     ///
     /// # Errors
     ///

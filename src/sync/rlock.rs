@@ -31,6 +31,17 @@ pub struct RLock {
 }
 
 /// Proof that an [`RLock`] is held (once more); dropping it releases one level.
+///
+/// # Examples
+///
+/// ```
+/// use paralelo::prelude::*;
+///
+/// let lock = RLock::new()?;
+/// let _outer = lock.acquire()?;
+/// let _inner = lock.acquire()?;
+/// # Ok::<(), paralelo::Error>(())
+/// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 #[derive(Debug)]
 pub struct RLockGuard<'a> {
@@ -41,6 +52,16 @@ pub struct RLockGuard<'a> {
 
 impl RLockGuard<'_> {
     /// True when the previous holder died while holding the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let lock = RLock::new()?;
+    /// assert!(!lock.acquire()?.previous_owner_died());
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     pub fn previous_owner_died(&self) -> bool {
         self.owner_died
     }
@@ -54,6 +75,16 @@ impl Drop for RLockGuard<'_> {
 
 impl RLock {
     /// A new, unlocked re-entrant lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let lock = RLock::new()?;
+    /// drop(lock.acquire()?);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -74,6 +105,18 @@ impl RLock {
 
     /// Takes the lock, waiting while another process or thread holds it.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let lock = RLock::new()?;
+    /// let a = lock.acquire()?;
+    /// let b = lock.acquire()?;
+    /// drop((b, a));
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::Os`](crate::ErrorKind) if the system refuses (too many nested levels).
@@ -82,6 +125,16 @@ impl RLock {
     }
 
     /// Like [`acquire`](Self::acquire), waiting at most `timeout`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let lock = RLock::new()?;
+    /// let _g = lock.acquire_timeout(std::time::Duration::from_secs(1))?;
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -95,6 +148,16 @@ impl RLock {
     }
 
     /// Takes the lock if nobody else holds it, without waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let lock = RLock::new()?;
+    /// assert!(lock.try_acquire()?.is_some());
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     ///
     /// # Errors
     ///

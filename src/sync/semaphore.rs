@@ -38,6 +38,20 @@ pub struct Semaphore {
 }
 
 /// One place of a [`Semaphore`]; dropping it gives the place back.
+///
+/// # Examples
+///
+/// ```
+/// use paralelo::prelude::*;
+///
+/// let sem = Semaphore::new(1)?;
+/// {
+///     let _place = sem.acquire()?;
+///     assert_eq!(sem.get_value(), 0);
+/// }
+/// assert_eq!(sem.get_value(), 1);
+/// # Ok::<(), paralelo::Error>(())
+/// ```
 #[must_use = "the place is given back as soon as the guard is dropped"]
 #[derive(Debug)]
 pub struct SemaphoreGuard<'a> {
@@ -58,6 +72,16 @@ impl Drop for SemaphoreGuard<'_> {
 impl Semaphore {
     /// A semaphore with `value` free places (Python's `Semaphore(value)`).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let sem = Semaphore::new(3)?;
+    /// assert_eq!(sem.get_value(), 3);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::Os`] when shared memory could not be mapped.
@@ -68,6 +92,30 @@ impl Semaphore {
     }
 
     /// Takes a place, waiting until one is free.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let sem = Semaphore::new(2)?;
+    /// let procs: Vec<Process> = (0..4)
+    ///     .map(|i| {
+    ///         let sem = sem.clone();
+    ///         Process::new(move || {
+    ///             let _place = sem.acquire().unwrap(); // at most 2 inside at once
+    ///             println!("proceso {i} dentro");
+    ///         })
+    ///     })
+    ///     .collect();
+    /// for p in &procs {
+    ///     p.start()?;
+    /// }
+    /// for p in &procs {
+    ///     p.join()?;
+    /// }
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -98,6 +146,18 @@ impl Semaphore {
     }
 
     /// Takes a place if one is free, without waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let sem = Semaphore::new(1)?;
+    /// let first = sem.try_acquire()?;
+    /// assert!(first.is_some());
+    /// assert!(sem.try_acquire()?.is_none());
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -144,6 +204,15 @@ impl Semaphore {
     }
 
     /// The number of places it was created with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// assert_eq!(Semaphore::new(4)?.bound(), 4);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
     pub fn bound(&self) -> usize {
         self.monitor.peek(BOUND) as usize
     }
