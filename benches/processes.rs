@@ -122,6 +122,17 @@ fn peak_rss_kib(who: UsageWho) -> i64 {
     getrusage(who).map(|u| u.max_rss()).unwrap_or(0)
 }
 
+/// The resident set of this process now, in KiB (`VmRSS`).
+fn current_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
 /// Runs `work` in a fresh child and returns (peak RSS of the child, peak RSS of the
 /// child's own children), in KiB.
 fn peak_rss_of(work: impl FnOnce() + Send + 'static) -> Result<(i64, i64)> {
@@ -305,20 +316,34 @@ fn main() -> Result<()> {
         let pool = Pool::new(2).unwrap();
         std::hint::black_box(pool.map(|x: u64| x * x, 0..1_000_000u64).unwrap());
     })?;
-    let (owner_rss, worker_rss) = peak_rss_of(|| {
-        let pool = Pool::processes(2).unwrap();
+    // Each worker starts as a copy of its parent: its RSS counts the pages it shares
+    // with the parent (copy-on-write) too. What a worker adds is its peak minus what it
+    // had when it started (recorded by the pool's initializer, in shared memory).
+    let start_rss = Value::new(0u64)?;
+    let recorder = start_rss.clone();
+    let (owner_rss, worker_peak) = peak_rss_of(move || {
+        let pool = Pool::builder()
+            .workers(2)
+            .initializer(move || {
+                let now = current_rss_kib();
+                let _ = recorder.update(|v| if v == 0 { now } else { v.min(now) });
+            })
+            .build_processes()
+            .unwrap();
         std::hint::black_box(pool.map(|x: u64| x * x, 0..1_000_000u64).unwrap());
     })?;
-    let total = owner_rss + 2 * worker_rss;
+    let worker_own = (worker_peak - start_rss.get() as i64).max(0);
+    let total = owner_rss + 2 * worker_own;
     let ratio = total as f64 / threads_rss as f64;
     report.row(
         "Peak RSS, map of 1,000,000 squares",
         format!(
-            "{} MiB owner + 2 × {} MiB workers",
-            owner_rss / 1024,
-            worker_rss / 1024
+            "{:.1} MiB owner + 2 × {:.1} MiB own per worker (RSS {:.1} MiB incl. shared)",
+            owner_rss as f64 / 1024.0,
+            worker_own as f64 / 1024.0,
+            worker_peak as f64 / 1024.0
         ),
-        format!("{} MiB (thread pool)", threads_rss / 1024),
+        format!("{:.1} MiB (thread pool)", threads_rss as f64 / 1024.0),
         format!("{ratio:.2}× the thread pool"),
         "≤ 2×",
         Some(ratio <= 2.0),

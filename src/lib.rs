@@ -32,6 +32,33 @@
 //! workers) are there when you need what only they give: a crash that cannot take the
 //! notebook down, a PID of their own, or a faithful reproduction of the course's examples.
 //!
+//! ## Processes
+//!
+//! [`Process`] runs a closure in a child made with `fork`: the closure and what it captured
+//! are simply there (nothing is pickled). Children talk back through a [`Queue`], a
+//! [`Pipe`] or a [`Manager`], share numbers through [`Value`] and [`Array`], and take turns
+//! with [`Lock`] and [`Semaphore`]; [`Pool::processes`] gives the pool's methods on forked
+//! workers. A child that crashes fails only its own work, with an error naming its exit
+//! code or signal; a lock whose holder died is not stuck; no wait is endless.
+//!
+//! ```
+//! use paralelo::prelude::*;
+//!
+//! let counter = Value::new(0i32)?;
+//! let results = Queue::<u32>::new()?;
+//! let (c, q) = (counter.clone(), results.clone());
+//! let p = Process::new(move || {
+//!     c.update(|x| x + 1).unwrap();
+//!     q.put(std::process::id()).unwrap();
+//! });
+//! p.start()?;
+//! let child_pid = results.get()?;
+//! p.join()?;
+//! assert_eq!(counter.get(), 1);
+//! assert_ne!(child_pid, std::process::id());
+//! # Ok::<(), paralelo::Error>(())
+//! ```
+//!
 //! ## Errors, not hangs
 //!
 //! Every fallible call returns [`Result`]. A task that panics comes back as that task's
