@@ -111,3 +111,32 @@ fn the_initializer_runs_before_each_task() {
         assert!(std::env::var("INICIADO").is_err()); // the parent is untouched
     });
 }
+
+/// Children of this process in `/proc` whose state is zombie.
+fn zombie_children() -> usize {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("stat")).ok())
+        .filter(|stat| {
+            let after = stat.rsplit(')').next().unwrap_or("");
+            let mut fields = after.split_whitespace();
+            let state = fields.next();
+            let ppid = fields.next();
+            state == Some("Z") && ppid == Some(me.as_str())
+        })
+        .count()
+}
+
+#[test]
+fn finished_workers_are_reaped_not_left_as_zombies() {
+    in_child(60, || {
+        let pool = Pool::processes(2).unwrap();
+        for i in 0..50u32 {
+            assert_eq!(pool.apply(move || i).unwrap(), i);
+        }
+        drop(pool);
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(zombie_children(), 0);
+    });
+}

@@ -41,9 +41,25 @@ pub(crate) struct Children {
     pids: Mutex<HashSet<i32>>,
     terminated: AtomicBool,
     started: AtomicUsize,
+    /// Children that delivered their result and are exiting: reaped when next convenient.
+    exiting: Mutex<Vec<ChildWatch>>,
 }
 
 impl Children {
+    /// Keeps `child` (whose result has arrived) to be reaped later, and reaps those of
+    /// the earlier ones that are done.
+    fn finishing(&self, child: ChildWatch) {
+        let mut exiting = self.exiting.lock().unwrap_or_else(|p| p.into_inner());
+        exiting.push(child);
+        exiting.retain_mut(|c| {
+            let done = !matches!(c.try_wait(), Ok(None));
+            if done {
+                self.unregister(c.pid());
+            }
+            !done
+        });
+    }
+
     /// Stops every running child (`SIGTERM`) and refuses to start new ones.
     pub(crate) fn terminate(&self) {
         self.terminated.store(true, Ordering::SeqCst);
@@ -78,6 +94,19 @@ impl Children {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&pid.as_raw());
+    }
+}
+
+impl Drop for Children {
+    /// The pool is gone: its last children have sent their results and are exiting.
+    fn drop(&mut self) {
+        let exiting = std::mem::take(&mut *self.exiting.lock().unwrap_or_else(|p| p.into_inner()));
+        for mut child in exiting {
+            if !matches!(child.wait_timeout(Duration::from_secs(1)), Ok(Some(_))) {
+                let _ = sys::kill(child.pid(), libc::SIGKILL);
+                let _ = child.wait_timeout(Duration::from_secs(1));
+            }
+        }
     }
 }
 
@@ -216,6 +245,15 @@ pub(crate) fn run_tasks_with<'a>(
                 Ok(status) => status,
                 Err(_) => Some(ExitStatus(-libc::SIGKILL)), // cannot wait: treat as gone
             };
+            if status.is_none() && r.frame().is_some() {
+                // The whole result is here: the task is done even though the child has
+                // not finished exiting. It is reaped later, off the caller's path.
+                let outcome = r.outcome(None, false);
+                let r = running.swap_remove(i);
+                children.finishing(r.child);
+                on_outcome(r.index, outcome);
+                continue;
+            }
             if status.is_none() && !r.eof {
                 i += 1;
                 continue;
