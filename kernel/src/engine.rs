@@ -311,6 +311,34 @@ pub(crate) struct Engine {
     pub(crate) preload_error: Option<String>,
     /// Time evcxr spent compiling the last executed code.
     pub(crate) last_compile: Duration,
+    /// Whether cells get [`INTERRUPT_HOOK`] (paralelo is loaded).
+    interrupt_hook: bool,
+}
+
+/// Run at the start of every cell: makes `SIGINT` (the kernel's interrupt) stop `paralelo`'s
+/// parallel work between tasks instead of killing the evaluation process.
+///
+/// Every cell is its own shared library with its own copy of `paralelo`'s statics (evcxr
+/// links dependencies statically), so each cell installs the handler for its copy.
+const INTERRUPT_HOOK: &str = "let _ = paralelo::interrupt::on_sigint();";
+
+/// Inserts [`INTERRUPT_HOOK`] before the first line of Rust code (after evcxr commands,
+/// blank lines and comments); command-only cells are left alone.
+fn with_interrupt_hook(code: &str) -> String {
+    let mut out = String::with_capacity(code.len() + INTERRUPT_HOOK.len() + 1);
+    let mut inserted = false;
+    for line in code.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let is_code =
+            !(trimmed.is_empty() || trimmed.starts_with(':') || trimmed.starts_with("//"));
+        if is_code && !inserted {
+            out.push_str(INTERRUPT_HOOK);
+            out.push('\n');
+            inserted = true;
+        }
+        out.push_str(line);
+    }
+    out
 }
 
 impl Engine {
@@ -340,11 +368,8 @@ impl Engine {
                 .to_string()
                 .replace('\\', "\\\\")
                 .replace('"', "\\\"");
-            // `on_sigint` makes the kernel's interrupt (SIGINT to this child) stop parallel
-            // work between tasks instead of killing the child.
             setup.push_str(&format!(
-                ":dep paralelo = {{ path = \"{path}\" }}\nuse paralelo::prelude::*;\n\
-                 let _ = paralelo::interrupt::on_sigint();\n"
+                ":dep paralelo = {{ path = \"{path}\" }}\nuse paralelo::prelude::*;\n"
             ));
         }
         let mut engine = Engine {
@@ -355,6 +380,7 @@ impl Engine {
             startup: Duration::ZERO,
             preload_error: None,
             last_compile: Duration::ZERO,
+            interrupt_hook: false,
         };
         let errors = Arc::new(Mutex::new(String::new()));
         let collect = errors.clone();
@@ -376,6 +402,7 @@ impl Engine {
                 printed
             ));
         }
+        engine.interrupt_hook = config.paralelo_path.is_some() && engine.preload_error.is_none();
         engine.startup = started.elapsed();
         Ok(engine)
     }
@@ -395,7 +422,12 @@ impl Engine {
             input_reader: &|req| input(&req.prompt, req.is_password),
         };
         let started = Instant::now();
-        let result = self.ctx.execute_with_callbacks(code, &mut callbacks);
+        let code = if self.interrupt_hook {
+            with_interrupt_hook(code)
+        } else {
+            code.to_owned()
+        };
+        let result = self.ctx.execute_with_callbacks(&code, &mut callbacks);
         let panic = self.finish_outputs();
         self.last_compile = Duration::ZERO;
         match result {
@@ -528,5 +560,44 @@ fn convert_error(error: evcxr::Error) -> CellError {
             };
             CellError::new(ename, message.trim_end())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interrupt_hook_goes_before_the_first_code_line() {
+        assert_eq!(with_interrupt_hook(":vars\n"), ":vars\n");
+        assert_eq!(
+            with_interrupt_hook(":dep x\n// c\nlet a = 1;\na"),
+            format!(":dep x\n// c\n{INTERRUPT_HOOK}\nlet a = 1;\na")
+        );
+    }
+
+    #[test]
+    fn display_markers_become_outputs() {
+        let line = format!(
+            "{DISPLAY_MARKER}{{\"op\":\"update\",\"display_id\":\"a\",\"data\":{{\"text/plain\":\"1\"}}}}"
+        );
+        match parse_stdout_line(line) {
+            Output::Display {
+                display_id,
+                update,
+                data,
+            } => {
+                assert_eq!(display_id.as_deref(), Some("a"));
+                assert!(update);
+                assert_eq!(data["text/plain"], "1");
+            }
+            other => panic!("{other:?}"),
+        }
+        let clear = format!("{DISPLAY_MARKER}{{\"op\":\"clear\",\"wait\":true}}");
+        assert_eq!(parse_stdout_line(clear), Output::Clear { wait: true });
+        assert_eq!(
+            parse_stdout_line("plain".into()),
+            Output::Stdout("plain\n".into())
+        );
     }
 }

@@ -383,8 +383,11 @@ impl Shell {
     }
 
     /// Answers execute requests already queued on the shell socket with status `aborted`;
-    /// other queued requests are kept for normal handling.
+    /// other queued requests are kept for normal handling. The queue is read until it has
+    /// been quiet briefly, and only then answered, so a request sent after the answers is
+    /// never mistaken for a queued one.
     async fn abort_queued(&mut self) {
+        let mut aborted = Vec::new();
         loop {
             let next = tokio::time::timeout(Duration::from_millis(20), self.recv.recv()).await;
             let Ok(Ok(raw)) = next else {
@@ -394,13 +397,16 @@ impl Shell {
                 continue;
             };
             if queued.msg_type() == "execute_request" {
-                self.shared.status(&queued, "busy");
-                let reply = json!({ "status": "aborted", "execution_count": self.execution_count });
-                self.reply(&queued, "execute_reply", reply).await;
-                self.shared.status(&queued, "idle");
+                aborted.push(queued);
             } else {
                 self.pending.push_back(queued);
             }
+        }
+        for queued in aborted {
+            self.shared.status(&queued, "busy");
+            let reply = json!({ "status": "aborted", "execution_count": self.execution_count });
+            self.reply(&queued, "execute_reply", reply).await;
+            self.shared.status(&queued, "idle");
         }
     }
 
