@@ -128,3 +128,31 @@ fn a_value_that_fails_to_serialize_is_a_clear_error() {
     a.send(None).unwrap();
     assert!(b.recv().unwrap().is_none());
 }
+
+#[test]
+fn a_sender_blocked_on_a_full_pipe_learns_that_the_reader_died() {
+    in_child(30, || {
+        let (reader, writer) = Pipe::<Vec<u8>>::one_way().unwrap();
+        let p = Process::new(move || {
+            let _ = reader.recv();
+            std::thread::sleep(Duration::from_millis(200));
+            std::process::abort(); // dies without reading the rest
+        });
+        p.start().unwrap();
+        // Fill the pipe far beyond its buffer: once the reader is dead, send must fail.
+        let err = (0..10_000)
+            .map(|_| writer.send(vec![1u8; 1000]))
+            .find_map(|r| r.err())
+            .expect("sending to a dead reader must fail");
+        assert_eq!(err.kind(), ErrorKind::Disconnected, "{err}");
+        p.join().unwrap();
+    });
+}
+
+#[test]
+fn poll_reports_end_of_file_as_ready() {
+    let (a, b) = Pipe::<u8>::new().unwrap();
+    drop(b);
+    assert!(a.poll(Duration::from_secs(5)).unwrap());
+    assert_eq!(a.recv().unwrap_err().kind(), ErrorKind::Disconnected);
+}

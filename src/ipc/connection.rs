@@ -1,36 +1,39 @@
 //! `Connection<T>`: one end of a [`Pipe`](super::Pipe).
+//!
+//! Messages go through a ring buffer in shared memory, one per direction: no system call
+//! per message when the reader keeps up. A message too big for the ring (over
+//! [`INLINE_MAX`]) goes through the pipe's socket instead, announced by a marker in the
+//! ring so that the order is kept. The socket also tells when the peer is gone: its other
+//! end is closed in every process once the peer has died or dropped it.
 
-use std::io::Read;
 use std::marker::PhantomData;
-use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::socket::{MsgFlags, recv, send};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::codec;
+use super::frame_socket::{FrameSocket, disconnected};
+use super::ring::Ring;
 use crate::{Error, ErrorKind, Result};
 
 /// The largest message a connection carries (Python's limit is 2 GiB - 1 too).
 pub(crate) const MAX_MESSAGE: usize = i32::MAX as usize;
 
-/// What has been read from the socket and not yet handed out: `bytes[start..end]`.
-struct ReadBuf {
-    bytes: Vec<u8>,
-    start: usize,
-    end: usize,
-}
+/// Bytes of each direction's ring.
+pub(crate) const RING_BYTES: usize = 1 << 20;
 
-/// Non-blocking reads tried before a blocking one (see `read_without_sleeping`).
-const SPIN_READS: usize = 50;
+/// Messages up to this size go through the ring; bigger ones through the socket.
+const INLINE_MAX: usize = 64 * 1024;
 
-/// How much the reader asks the socket for at once.
-const READ_AHEAD: usize = 64 * 1024;
+/// How often a wait checks whether the peer is gone.
+const CHECK_EVERY: Duration = Duration::from_millis(50);
+
+/// Ring message tags: the message itself follows, or it comes on the socket.
+const INLINE: u8 = 0;
+const ON_SOCKET: u8 = 1;
 
 /// One end of a [`Pipe`](super::Pipe): sends and receives values of type `T`, encoded
 /// with serde, to and from the other end — in another thread or another process.
@@ -57,156 +60,163 @@ const READ_AHEAD: usize = 64 * 1024;
 /// # Ok::<(), paralelo::Error>(())
 /// ```
 pub struct Connection<T> {
-    socket: UnixStream,
-    readable: bool,
-    writable: bool,
-    read: Mutex<ReadBuf>,
-    write: Mutex<Vec<u8>>,
+    socket: FrameSocket,
+    /// The ring this end reads (None: write-only end).
+    inbox: Option<Ring>,
+    /// The ring this end writes (None: read-only end).
+    outbox: Option<Ring>,
+    /// Held while receiving; true when a marker said the next message is on the socket
+    /// but it has not been read yet (a timeout came first).
+    receiving: Mutex<bool>,
+    /// Held while sending (keeps ring and socket in the same order).
+    sending: Mutex<Sending>,
     _type: PhantomData<fn(T) -> T>,
 }
 
-fn disconnected() -> Error {
-    Error::new(
-        ErrorKind::Disconnected,
-        "end of file: the other end of the pipe is closed (its process ended, or it was dropped)",
-    )
+/// The sender's state: the encoding buffer, and when the peer was last seen alive.
+struct Sending {
+    frame: Vec<u8>,
+    checked: Option<Instant>,
 }
 
+/// A sender checks that its peer lives at most this often while the ring has room (a
+/// `poll` per message would cost more than the message); a blocked sender checks every
+/// [`CHECK_EVERY`].
+const SENDER_CHECK: Duration = Duration::from_millis(1);
+
 impl<T> Connection<T> {
-    pub(crate) fn from_socket(socket: UnixStream, readable: bool, writable: bool) -> Self {
+    pub(crate) fn new(socket: UnixStream, inbox: Option<Ring>, outbox: Option<Ring>) -> Self {
         Connection {
-            socket,
-            readable,
-            writable,
-            read: Mutex::new(ReadBuf {
-                bytes: Vec::new(),
-                start: 0,
-                end: 0,
+            socket: FrameSocket::new(socket),
+            inbox,
+            outbox,
+            receiving: Mutex::new(false),
+            sending: Mutex::new(Sending {
+                frame: Vec::with_capacity(256),
+                checked: None,
             }),
-            write: Mutex::new(Vec::with_capacity(256)),
             _type: PhantomData,
         }
     }
 
-    fn read_buf(&self) -> Result<MutexGuard<'_, ReadBuf>> {
-        if !self.readable {
-            return Err(Error::new(
+    fn inbox(&self) -> Result<&Ring> {
+        self.inbox.as_ref().ok_or_else(|| {
+            Error::new(
                 ErrorKind::InvalidState,
                 "this connection is write-only (one end of a one-way Pipe): it cannot receive",
+            )
+        })
+    }
+
+    fn receiving(&self) -> MutexGuard<'_, bool> {
+        // The flag is a single bool: a panic cannot leave it half-written.
+        self.receiving.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Puts `bytes` in the outbox, waiting for room while the peer lives.
+    fn push(&self, ring: &Ring, bytes: &[u8], checked: &mut Option<Instant>) -> Result<()> {
+        let now = Instant::now();
+        if checked.is_none_or(|at| now.duration_since(at) >= SENDER_CHECK) {
+            if self.socket.peer_gone() {
+                return Err(disconnected());
+            }
+            *checked = Some(now);
+        }
+        loop {
+            match ring.push(bytes, Some(Instant::now() + CHECK_EVERY)) {
+                Err(e) if e.is_timeout() && self.socket.peer_gone() => return Err(disconnected()),
+                Err(e) if e.is_timeout() => continue,
+                other => return other,
+            }
+        }
+    }
+
+    fn send_bytes(&self, sending: &mut Sending) -> Result<()> {
+        let Sending { frame, checked } = sending;
+        let ring = self.outbox.as_ref().ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidState,
+                "this connection is read-only (one end of a one-way Pipe): it cannot send",
+            )
+        })?;
+        let len = frame.len() - 1;
+        if len > MAX_MESSAGE {
+            return Err(Error::new(
+                ErrorKind::Serialization,
+                format!("a message of {len} bytes is too large to send (limit: {MAX_MESSAGE})"),
             ));
         }
-        // A panic while holding it leaves the buffer at a message boundary or empty.
-        Ok(self.read.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-
-    /// Waits up to `left` (for ever with `None`) for the socket to be readable. False on timeout.
-    fn wait_readable(&self, left: Option<Duration>) -> Result<bool> {
-        let timeout = match left {
-            None => PollTimeout::NONE,
-            Some(d) => PollTimeout::try_from(d.as_millis().min(i32::MAX as u128) as i32)
-                .unwrap_or(PollTimeout::MAX),
-        };
-        let mut fds = [PollFd::new(self.socket.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, timeout) {
-            Ok(n) => Ok(n > 0),
-            Err(Errno::EINTR) => Ok(false),
-            Err(errno) => Err(Error::os("poll", errno)),
+        if len <= INLINE_MAX {
+            frame[0] = INLINE;
+            return self.push(ring, frame, checked);
         }
-    }
-
-    /// Makes sure `need` bytes are buffered, reading until `deadline`. False on timeout.
-    fn fill(&self, buf: &mut ReadBuf, need: usize, deadline: Option<Instant>) -> Result<bool> {
-        loop {
-            if buf.end - buf.start >= need {
-                return Ok(true);
-            }
-            if let Some(deadline) = deadline {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if !self.wait_readable(Some(left))? {
-                    if Instant::now() >= deadline {
-                        return Ok(false);
-                    }
-                    continue;
-                }
-            }
-            // Room for the rest of the message and a good read-ahead, without zeroing or
-            // moving bytes on every read.
-            if buf.start + need.max(READ_AHEAD) > buf.bytes.len() {
-                buf.bytes.copy_within(buf.start..buf.end, 0);
-                buf.end -= buf.start;
-                buf.start = 0;
-                if buf.bytes.len() < need.max(READ_AHEAD) {
-                    buf.bytes.resize(need.max(READ_AHEAD), 0);
-                }
-            }
-            let end = buf.end;
-            // A sender usually has the next message on its way: look a few times without
-            // sleeping before blocking, so that a stream of small messages costs one
-            // wake-up per batch instead of one per message.
-            if let Some(n) = self.read_without_sleeping(&mut buf.bytes[end..]) {
-                buf.end += n;
-                continue;
-            }
-            match (&self.socket).read(&mut buf.bytes[end..]) {
-                Ok(0) => return Err(disconnected()),
-                Ok(n) => buf.end += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-
-    /// Tries a few non-blocking reads, spinning briefly between them. `Some(n)` when
-    /// `n > 0` bytes were read; `None` when nothing came (or end of file: the blocking read
-    /// that follows reports it).
-    fn read_without_sleeping(&self, into: &mut [u8]) -> Option<usize> {
-        for _ in 0..SPIN_READS {
-            match recv(self.socket_fd(), into, MsgFlags::MSG_DONTWAIT) {
-                Ok(n) if n > 0 => return Some(n),
-                Ok(_) => return None,
-                Err(Errno::EAGAIN | Errno::EINTR) => {
-                    for _ in 0..64 {
-                        std::hint::spin_loop();
-                    }
-                }
-                Err(_) => return None,
-            }
-        }
-        None
-    }
-
-    fn socket_fd(&self) -> std::os::fd::RawFd {
-        use std::os::fd::AsRawFd;
-        self.socket.as_raw_fd()
+        self.push(ring, &[ON_SOCKET], checked)?;
+        self.socket.send_frame(&frame[1..])
     }
 
     fn recv_bytes(&self, deadline: Option<Instant>) -> Result<Vec<u8>> {
-        let mut buf = self.read_buf()?;
-        if !self.fill(&mut buf, 4, deadline)? {
-            return Err(Error::new(
-                ErrorKind::Timeout,
-                "nothing arrived before the timeout",
-            ));
+        let ring = self.inbox()?;
+        let mut on_socket = self.receiving();
+        if *on_socket {
+            let body = self.socket.recv_frame(deadline)?;
+            *on_socket = false;
+            return Ok(body);
         }
-        let start = buf.start;
-        let len = u32::from_le_bytes(buf.bytes[start..start + 4].try_into().expect("4 bytes"));
-        let len = len as usize;
-        if !self.fill(&mut buf, 4 + len, deadline)? {
-            // The header stays buffered: a later recv finishes this message.
-            return Err(Error::new(
-                ErrorKind::Timeout,
-                "a message arrived only in part before the timeout",
-            ));
+        loop {
+            let slice = match deadline {
+                Some(d) => d.min(Instant::now() + CHECK_EVERY),
+                None => Instant::now() + CHECK_EVERY,
+            };
+            let popped = match ring.pop(Some(slice)) {
+                Err(e) if e.is_timeout() => {
+                    if self.socket.peer_gone() {
+                        // Whatever the peer sent before it went is still delivered.
+                        match ring.pop(Some(Instant::now())) {
+                            Err(e) if e.is_timeout() => return Err(disconnected()),
+                            other => other,
+                        }
+                    } else if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Err(Error::new(
+                            ErrorKind::Timeout,
+                            "nothing arrived before the timeout",
+                        ));
+                    } else {
+                        continue;
+                    }
+                }
+                other => other,
+            }?;
+            return match popped.split_first() {
+                Some((&INLINE, body)) => Ok(body.to_vec()),
+                Some((&ON_SOCKET, _)) => {
+                    *on_socket = true;
+                    let body = self.socket.recv_frame(deadline)?;
+                    *on_socket = false;
+                    Ok(body)
+                }
+                _ => Err(Error::new(
+                    ErrorKind::Serialization,
+                    "a garbled pipe message",
+                )),
+            };
         }
-        // `fill` may have moved the buffered bytes to the front: read the start again.
-        let start = buf.start;
-        let body = buf.bytes[start + 4..start + 4 + len].to_vec();
-        buf.start += 4 + len;
-        if buf.start == buf.end {
-            buf.start = 0;
-            buf.end = 0;
+    }
+
+    fn poll_ready(&self, timeout: Duration) -> Result<bool> {
+        let ring = self.inbox()?;
+        if *self.receiving() {
+            return Ok(true);
         }
-        Ok(body)
+        let deadline = Instant::now() + timeout;
+        loop {
+            let slice = deadline.min(Instant::now() + CHECK_EVERY);
+            if ring.wait_nonempty(slice)? || self.socket.peer_gone() {
+                return Ok(true); // a message, or the end of file, is ready
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+        }
     }
 }
 
@@ -233,34 +243,11 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
     /// [`ErrorKind::Disconnected`] when the other end is closed; [`ErrorKind::InvalidState`]
     /// on the read-only end of a one-way pipe.
     pub fn send(&self, value: impl std::borrow::Borrow<T>) -> Result<()> {
-        if !self.writable {
-            return Err(Error::new(
-                ErrorKind::InvalidState,
-                "this connection is read-only (one end of a one-way Pipe): it cannot send",
-            ));
-        }
-        let mut frame = self.write.lock().unwrap_or_else(|p| p.into_inner());
-        frame.clear();
-        frame.extend_from_slice(&[0; 4]);
-        codec::encode_into(value.borrow(), &mut frame)?;
-        let len = frame.len() - 4;
-        if len > MAX_MESSAGE {
-            return Err(Error::new(
-                ErrorKind::Serialization,
-                format!("a message of {len} bytes is too large to send (limit: {MAX_MESSAGE})"),
-            ));
-        }
-        frame[..4].copy_from_slice(&(len as u32).to_le_bytes());
-        let mut sent = 0;
-        while sent < frame.len() {
-            match send(self.socket_fd(), &frame[sent..], MsgFlags::MSG_NOSIGNAL) {
-                Ok(n) => sent += n,
-                Err(Errno::EINTR) => {}
-                Err(Errno::EPIPE | Errno::ECONNRESET) => return Err(disconnected()),
-                Err(errno) => return Err(Error::os("send", errno)),
-            }
-        }
-        Ok(())
+        let mut sending = self.sending.lock().unwrap_or_else(|p| p.into_inner());
+        sending.frame.clear();
+        sending.frame.push(INLINE);
+        codec::encode_into(value.borrow(), &mut sending.frame)?;
+        self.send_bytes(&mut sending)
     }
 
     /// Waits for the next value from the other end (Python's `recv`).
@@ -325,20 +312,15 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
     ///
     /// [`ErrorKind::InvalidState`] on the write-only end of a one-way pipe.
     pub fn poll(&self, timeout: Duration) -> Result<bool> {
-        let buf = self.read_buf()?;
-        if buf.end > buf.start {
-            return Ok(true);
-        }
-        drop(buf);
-        self.wait_readable(Some(timeout))
+        self.poll_ready(timeout)
     }
 }
 
 impl<T> std::fmt::Debug for Connection<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
-            .field("readable", &self.readable)
-            .field("writable", &self.writable)
+            .field("readable", &self.inbox.is_some())
+            .field("writable", &self.outbox.is_some())
             .finish()
     }
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod codec;
 mod connection;
+mod frame_socket;
 mod joinable_queue;
 mod pipe;
 mod queue;

@@ -1,10 +1,11 @@
 //! `Pipe`: two connected [`Connection`]s.
 
 use std::marker::PhantomData;
-use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 
 use super::Connection;
+use super::connection::RING_BYTES;
+use super::ring::Ring;
 use crate::Result;
 
 /// Makes a pair of connected [`Connection`]s, like Python's `multiprocessing.Pipe()`.
@@ -56,9 +57,11 @@ impl<T> Pipe<T> {
     #[allow(clippy::new_ret_no_self)] // Python's `Pipe()` returns the two ends
     pub fn new() -> Result<(Connection<T>, Connection<T>)> {
         let (a, b) = UnixStream::pair()?;
+        let a_to_b = Ring::new(0, RING_BYTES)?;
+        let b_to_a = Ring::new(0, RING_BYTES)?;
         Ok((
-            Connection::from_socket(a, true, true),
-            Connection::from_socket(b, true, true),
+            Connection::new(a, Some(b_to_a.clone()), Some(a_to_b.clone())),
+            Connection::new(b, Some(a_to_b), Some(b_to_a)),
         ))
     }
 
@@ -82,11 +85,10 @@ impl<T> Pipe<T> {
     /// As [`new`](Self::new).
     pub fn one_way() -> Result<(Connection<T>, Connection<T>)> {
         let (r, w) = UnixStream::pair()?;
-        r.shutdown(Shutdown::Write)?;
-        w.shutdown(Shutdown::Read)?;
+        let ring = Ring::new(0, RING_BYTES)?;
         Ok((
-            Connection::from_socket(r, true, false),
-            Connection::from_socket(w, false, true),
+            Connection::new(r, Some(ring.clone()), None),
+            Connection::new(w, None, Some(ring)),
         ))
     }
 }

@@ -174,6 +174,18 @@ impl Ring {
         Ok(out)
     }
 
+    /// Waits until the ring holds a message (or is closed), until `deadline`. False on
+    /// timeout.
+    pub(crate) fn wait_nonempty(&self, deadline: Instant) -> Result<bool> {
+        let _held = self.lock()?;
+        while self.get(COUNT) == 0 && self.get(CLOSED) == 0 {
+            if self.not_empty.wait(&self.mutex, Some(deadline))? {
+                return Ok(self.get(COUNT) > 0);
+            }
+        }
+        Ok(true)
+    }
+
     pub(crate) fn len(&self) -> Result<usize> {
         let _held = self.lock()?;
         Ok(self.get(COUNT) as usize)

@@ -18,12 +18,14 @@
 
 mod affinity;
 mod fork;
+mod hangup;
 mod pmutex;
 mod shm;
 mod wait;
 
 pub(crate) use affinity::{current_cpu, set_affinity};
 pub(crate) use fork::{fork_run, fork_run_detached, kill};
+pub(crate) use hangup::peer_closed;
 pub(crate) use pmutex::{RawCondvar, RawMutex, Relock};
 pub(crate) use shm::SharedRegion;
 pub(crate) use wait::{ChildWatch, ExitStatus};
