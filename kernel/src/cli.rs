@@ -142,6 +142,9 @@ fn run(args: &[String]) -> Result<ExitCode> {
             }
         }
         Command::Serve(file) => {
+            // Files the kernel writes (its build cache, evcxr's sources) are the user's only.
+            // SAFETY: umask(2) only sets the process's file mode mask; it cannot fail.
+            unsafe { libc::umask(0o077) };
             let _slot = crate::engine::prepare_environment()?;
             crate::server::serve(&file)?;
         }

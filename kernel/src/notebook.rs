@@ -458,6 +458,10 @@ fn write_notebook(path: &Path, nb: &Value) -> Result<()> {
     text.push('\n');
     let tmp = path.with_extension("ipynb.tmp");
     std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    // Keep the notebook's own permissions.
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = std::fs::set_permissions(&tmp, meta.permissions());
+    }
     std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())
 }

@@ -12,8 +12,12 @@ root="$(cd "$here/../../.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
 venv="$target/conformance-venv"
 
-cargo build -p paralelo-kernel --manifest-path "$root/Cargo.toml"
-exe="$target/debug/paralelo-kernel"
+if [ -n "${PARALELO_KERNEL_EXE:-}" ]; then
+    exe="$PARALELO_KERNEL_EXE"
+else
+    cargo build -p paralelo-kernel --manifest-path "$root/Cargo.toml"
+    exe="$target/debug/paralelo-kernel"
+fi
 
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"

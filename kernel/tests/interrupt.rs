@@ -1,0 +1,106 @@
+//! Interrupts: a long `par_map` stops cooperatively and the session's variables survive; a
+//! cell that never checks is stopped by restarting the runtime, and its error says so.
+
+mod common;
+
+use common::{Kernel, TIMEOUT, stream};
+use serde_json::{Value, json};
+
+async fn start_cell(k: &mut Kernel, code: &str) -> String {
+    let id = k
+        .send_shell(
+            "execute_request",
+            json!({"code": code, "silent": false, "store_history": true}),
+        )
+        .await;
+    // Wait until the cell runs (not compiles): it prints "started" first.
+    loop {
+        let msg = k
+            .iopub_msg(TIMEOUT)
+            .await
+            .expect("iopub while waiting for the cell");
+        if msg["parent_header"]["msg_id"] == id.as_str()
+            && msg["msg_type"] == "stream"
+            && msg["content"]["text"]
+                .as_str()
+                .unwrap_or("")
+                .contains("started")
+        {
+            return id;
+        }
+    }
+}
+
+async fn interrupt(k: &mut Kernel) {
+    k.send_control("interrupt_request", json!({})).await;
+    let reply = k.control_reply(TIMEOUT).await;
+    assert_eq!(reply["msg_type"], "interrupt_reply");
+    assert_eq!(reply["content"]["status"], "ok");
+}
+
+fn result_of(msgs: &[Value]) -> String {
+    msgs.iter()
+        .find(|m| m["msg_type"] == "execute_result")
+        .map(|m| {
+            m["content"]["data"]["text/plain"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupts_stop_parallel_work_and_keep_variables() {
+    let mut k = Kernel::start().await;
+    let (reply, _) = k.execute("let kept = 7u32;").await;
+    assert_eq!(reply["content"]["status"], "ok");
+
+    // Cooperative: par_map stops between tasks and returns an Interrupted error.
+    let code = "println!(\"started\");\n\
+        let r = par_map(|x: u64| { std::thread::sleep(std::time::Duration::from_millis(20)); x }, 0..1_000_000u64);\n\
+        format!(\"{:?}\", r.map(|v| v.len()).map_err(|e| e.kind()))";
+    let id = start_cell(&mut k, code).await;
+    interrupt(&mut k).await;
+    let reply = k.shell_reply(TIMEOUT).await;
+    assert_eq!(reply["parent_header"]["msg_id"], id.as_str());
+    let msgs = k.iopub_until_idle(&id).await;
+    assert_eq!(reply["content"]["status"], "ok", "{reply}");
+    assert!(result_of(&msgs).contains("Interrupted"), "{msgs:#?}");
+    let (_, msgs) = k.execute("kept + 1").await;
+    assert_eq!(
+        result_of(&msgs),
+        "8",
+        "variables survive a cooperative interrupt"
+    );
+
+    // A cell that never checks: the runtime is restarted and the error says so.
+    let id = start_cell(
+        &mut k,
+        "println!(\"started\");\nloop { std::thread::sleep(std::time::Duration::from_millis(10)); }",
+    )
+    .await;
+    interrupt(&mut k).await;
+    let reply = k.shell_reply(TIMEOUT).await;
+    assert_eq!(reply["parent_header"]["msg_id"], id.as_str());
+    let msgs = k.iopub_until_idle(&id).await;
+    assert_eq!(reply["content"]["status"], "error", "{reply}");
+    assert_eq!(reply["content"]["ename"], "Interrupted");
+    let evalue = reply["content"]["evalue"].as_str().unwrap();
+    assert!(
+        evalue.contains("restarted") && evalue.contains("variables were lost"),
+        "{evalue}"
+    );
+    assert_eq!(msgs.iter().filter(|m| m["msg_type"] == "error").count(), 1);
+    // paralelo is still loaded after the restart.
+    let (reply, msgs) = k
+        .execute("par_map(|x: u32| x + 1, 0..3u32).map(|v| v.len())")
+        .await;
+    assert_eq!(
+        reply["content"]["status"],
+        "ok",
+        "{reply} {}",
+        stream(&msgs, "stderr")
+    );
+    assert_eq!(result_of(&msgs), "Ok(3)");
+}
