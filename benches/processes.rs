@@ -5,6 +5,7 @@
 //! the targets come from issue 3.
 
 use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use comfy_table::Table;
@@ -122,16 +123,19 @@ fn peak_rss_kib(who: UsageWho) -> i64 {
     getrusage(who).map(|u| u.max_rss()).unwrap_or(0)
 }
 
-/// The resident set of this process now, in KiB (`VmRSS`).
-fn current_rss_kib() -> u64 {
+/// A `/proc/self/status` field in KiB (`VmRSS:` now, `VmHWM:` the peak so far).
+fn proc_status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
+            let line = s.lines().find(|l| l.starts_with(field))?.to_owned();
             line.split_whitespace().nth(1)?.parse().ok()
         })
         .unwrap_or(0)
 }
+
+/// A worker's RSS when it started (each forked worker has its own copy of this static).
+static WORKER_START_KIB: AtomicU64 = AtomicU64::new(0);
 
 /// Runs `work` in a fresh child and returns (peak RSS of the child, peak RSS of the
 /// child's own children), in KiB.
@@ -303,6 +307,20 @@ fn main() -> Result<()> {
         "≥ 1.8×",
         Some(speedup >= 1.8),
     );
+    // Control: what two threads get on this machine right now (other load on the cores
+    // lowers both speedups alike).
+    let threads = Pool::new(2)?;
+    let threaded = median(5, || threads.map(factorial, 1000..2000u64).unwrap());
+    drop(threads);
+    let control = sequential.as_secs_f64() / threaded.as_secs_f64();
+    report.row(
+        "Control: thread Pool(2).map factorial",
+        fmt(threaded),
+        format!("{} (sequential)", fmt(sequential)),
+        format!("{control:.2}× speedup"),
+        "(reference)",
+        None,
+    );
     report.time_vs_python(
         "Pool(2).map factorial vs CPython",
         parallel,
@@ -317,31 +335,39 @@ fn main() -> Result<()> {
         std::hint::black_box(pool.map(|x: u64| x * x, 0..1_000_000u64).unwrap());
     })?;
     // Each worker starts as a copy of its parent: its RSS counts the pages it shares
-    // with the parent (copy-on-write) too. What a worker adds is its peak minus what it
-    // had when it started (recorded by the pool's initializer, in shared memory).
-    let start_rss = Value::new(0u64)?;
-    let recorder = start_rss.clone();
-    let (owner_rss, worker_peak) = peak_rss_of(move || {
+    // with the parent (copy-on-write) too. What a worker adds is its own peak (VmHWM)
+    // minus its RSS when it started (noted by the pool's initializer), sampled while it
+    // maps; the largest of these goes to shared memory.
+    let worker_growth = Value::new(0u64)?;
+    let recorder = worker_growth.clone();
+    let (owner_rss, _) = peak_rss_of(move || {
         let pool = Pool::builder()
             .workers(2)
-            .initializer(move || {
-                let now = current_rss_kib();
-                let _ = recorder.update(|v| if v == 0 { now } else { v.min(now) });
-            })
+            .initializer(|| WORKER_START_KIB.store(proc_status_kib("VmRSS:"), Ordering::Relaxed))
             .build_processes()
             .unwrap();
-        std::hint::black_box(pool.map(|x: u64| x * x, 0..1_000_000u64).unwrap());
+        let squares = pool.map(
+            move |x: u64| {
+                if x % 4096 == 0 {
+                    let grown = proc_status_kib("VmHWM:")
+                        .saturating_sub(WORKER_START_KIB.load(Ordering::Relaxed));
+                    let _ = recorder.update(|m| m.max(grown));
+                }
+                x * x
+            },
+            0..1_000_000u64,
+        );
+        std::hint::black_box(squares.unwrap());
     })?;
-    let worker_own = (worker_peak - start_rss.get() as i64).max(0);
+    let worker_own = worker_growth.get() as i64;
     let total = owner_rss + 2 * worker_own;
     let ratio = total as f64 / threads_rss as f64;
     report.row(
         "Peak RSS, map of 1,000,000 squares",
         format!(
-            "{:.1} MiB owner + 2 × {:.1} MiB own per worker (RSS {:.1} MiB incl. shared)",
+            "{:.1} MiB owner + 2 × {:.1} MiB own per worker",
             owner_rss as f64 / 1024.0,
             worker_own as f64 / 1024.0,
-            worker_peak as f64 / 1024.0
         ),
         format!("{:.1} MiB (thread pool)", threads_rss as f64 / 1024.0),
         format!("{ratio:.2}× the thread pool"),

@@ -1,5 +1,6 @@
 //! The process backend of [`Pool`]: every task runs in a forked child.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -260,12 +261,35 @@ fn encode<R: Serialize>(value: &R) -> std::result::Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// The results of a chunk, encoded as they are computed (the same bytes as a `Vec<R>`)
+/// so that a worker never holds the results and their encoding at once.
+struct EncodeAsComputed<I>(RefCell<Option<I>>);
+
+impl<I> Serialize for EncodeAsComputed<I>
+where
+    I: ExactSizeIterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        let items = self.0.borrow_mut().take();
+        let items = items.ok_or_else(|| serde::ser::Error::custom("chunk encoded twice"))?;
+        serializer.collect_seq(items)
+    }
+}
+
+/// At most this many items per automatic chunk: bounds what each worker and the owner
+/// hold at once, for a few more forks on very long inputs.
+const MAX_AUTO_CHUNK: usize = 1 << 16;
+
 impl Engine {
     /// The chunk size for `n` items: the one set, or Python's rule (about four chunks per
-    /// worker).
+    /// worker), capped at [`MAX_AUTO_CHUNK`].
     fn chunk_len(&self, n: usize) -> usize {
         self.chunksize
-            .unwrap_or_else(|| n.div_ceil(4 * self.workers))
+            .unwrap_or_else(|| n.div_ceil(4 * self.workers).min(MAX_AUTO_CHUNK))
             .max(1)
     }
 
@@ -300,7 +324,9 @@ impl Engine {
                 if let Some(init) = init {
                     init();
                 }
-                encode(&chunk.into_iter().map(f).collect::<Vec<R>>())
+                encode(&EncodeAsComputed(RefCell::new(Some(
+                    chunk.into_iter().map(f),
+                ))))
             }) as ChildTask<'_>
         });
         // Chunks that finished before an earlier one wait here, still encoded.
@@ -436,8 +462,8 @@ impl Pool<Processes> {
     }
 
     /// Applies `f` to every item in child processes and returns the results in order
-    /// (Python's `map`). The items are cut into chunks (about four per worker unless a
-    /// chunk size was set); each chunk runs in a fresh child.
+    /// (Python's `map`). The items are cut into chunks (about four per worker, at most
+    /// 65,536 items each, unless a chunk size was set); each chunk runs in a fresh child.
     ///
     /// # Examples
     ///

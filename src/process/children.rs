@@ -311,11 +311,14 @@ fn spawn(
                 (1u8, format!("task panicked: {message}").into_bytes())
             }
         };
-        let mut frame = Vec::with_capacity(HEADER + payload.len());
-        frame.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        frame.push(tag);
-        frame.extend_from_slice(&payload);
-        match (&child_end).write_all(&frame) {
+        let mut header = [0u8; HEADER];
+        header[..8].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+        header[8] = tag;
+        // Header and payload written apart: no second copy of a big result.
+        match (&child_end)
+            .write_all(&header)
+            .and_then(|()| (&child_end).write_all(&payload))
+        {
             Ok(()) => 0,
             Err(_) => 1,
         }
