@@ -101,7 +101,9 @@ pub use error::{Error, ErrorKind, Result};
 pub use ipc::{Connection, JoinableQueue, Pipe, Queue};
 pub use manager::{DictProxy, ListProxy, Manager};
 pub use par::{par_for_each, par_map, par_starmap};
-pub use pool::{AsyncResult, Imap, ImapUnordered, Pool, PoolBuilder, Processes, Threads};
+pub use pool::{
+    AsyncResult, Imap, ImapUnordered, Pool, PoolBuilder, ProcessImap, Processes, Threads,
+};
 pub use process::{
     Process, ProcessInfo, cpu_count, current_cpu, current_process, log_to_stderr,
     machine_cpu_count, physical_cpu_count, set_cpu_affinity,

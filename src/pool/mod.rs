@@ -3,12 +3,14 @@
 mod async_result;
 mod builder;
 mod imap;
+mod process_imap;
 mod processes;
 mod threads;
 
 pub use async_result::AsyncResult;
 pub use builder::PoolBuilder;
 pub use imap::{Imap, ImapUnordered};
+pub use process_imap::ProcessImap;
 pub use processes::Processes;
 pub use threads::Threads;
 

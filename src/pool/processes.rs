@@ -1,8 +1,9 @@
 //! The process backend of [`Pool`]: every task runs in a forked child.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::Rc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -13,8 +14,9 @@ use serde::de::DeserializeOwned;
 use super::Pool;
 use super::async_result::{AsyncResult, Slot};
 use super::builder::{Initializer, PoolBuilder};
+use super::process_imap::ProcessImap;
 use crate::ipc::codec;
-use crate::process::children::{ChildTask, Children, run_tasks, run_tasks_with};
+use crate::process::children::{ChildTask, Children, Runner, run_tasks, run_tasks_with};
 use crate::{Error, ErrorKind, Result, StarFn};
 
 /// The process backend of [`Pool`]: each task runs in a child process forked for it.
@@ -140,7 +142,7 @@ impl Inner {
 }
 
 /// Marks a synchronous call as in flight while it runs.
-struct Busy<'a>(&'a Inner);
+pub(super) struct Busy<'a>(&'a Inner);
 
 impl Drop for Busy<'_> {
     fn drop(&mut self) {
@@ -646,9 +648,12 @@ impl Pool<Processes> {
         self.map_async(move |args| f.call(args), items)
     }
 
-    /// `f` over every item, each item's outcome on its own, in input order (Python's
-    /// `imap`). With processes the work is done chunk by chunk in children before the
-    /// iterator is returned: it is not lazy (use the thread pool to stream endless input).
+    /// A lazy iterator over `f` applied to each item, in input order (Python's `imap`).
+    ///
+    /// Chunks (of [`chunksize`](Self::chunksize) items, 1 by default as in Python) are
+    /// forked as the results are consumed, at most one child per worker at a time: the
+    /// input may be endless. Each chunk's outcome is its own: a chunk whose process
+    /// crashed gives an error for each of its items, and the iteration goes on.
     ///
     /// # Examples
     ///
@@ -656,42 +661,31 @@ impl Pool<Processes> {
     /// use paralelo::prelude::*;
     ///
     /// let pool = Pool::processes(2)?;
-    /// let out: Vec<Result<u32>> = pool.imap(|x: u32| x + 1, 0..3)?.collect();
-    /// assert_eq!(out.into_iter().collect::<Result<Vec<_>>>()?, [1, 2, 3]);
+    /// let firsts: Vec<u64> = pool
+    ///     .imap(|x: u64| x * x, 0..)? // endless input
+    ///     .take(5)
+    ///     .collect::<Result<_>>()?;
+    /// assert_eq!(firsts, [0, 1, 4, 9, 16]);
     /// # Ok::<(), paralelo::Error>(())
     /// ```
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::PoolClosed`] / [`ErrorKind::PoolTerminated`]; a failed chunk gives one
-    /// error per item of that chunk.
-    pub fn imap<I, F, R>(&self, f: F, items: I) -> Result<std::vec::IntoIter<Result<R>>>
+    /// [`ErrorKind::PoolClosed`] / [`ErrorKind::PoolTerminated`] when the pool takes no
+    /// work; after a `terminate`, the iteration ends with an [`ErrorKind::Cancelled`] item.
+    pub fn imap<I, F, R>(&self, f: F, items: I) -> Result<ProcessImap<'_, R>>
     where
         I: IntoIterator,
-        F: Fn(I::Item) -> R,
+        I::IntoIter: 'static,
+        I::Item: 'static,
+        F: Fn(I::Item) -> R + 'static,
         R: Serialize + DeserializeOwned,
     {
-        let _busy = self.backend.busy()?;
-        let items: Vec<I::Item> = items.into_iter().collect();
-        let engine = self.backend.engine();
-        let per = engine.chunk_len(items.len());
-        let sizes: Vec<usize> = (0..items.len().div_ceil(per))
-            .map(|c| per.min(items.len() - c * per))
-            .collect();
-        let mut out = Vec::with_capacity(items.len());
-        let mut sizes = sizes.into_iter();
-        engine.map_chunks(&f, items.into_iter(), &mut |chunk| {
-            let size = sizes.next().unwrap_or(0);
-            match chunk {
-                Ok(values) => out.extend(values.into_iter().map(Ok)),
-                Err(e) => out.extend((0..size).map(|_| Err(Error::new(e.kind(), e.message())))),
-            }
-        });
-        Ok(out.into_iter())
+        self.lazy_imap(f, items, true)
     }
 
-    /// Like [`imap`](Self::imap) (Python's `imap_unordered`); the results come in input
-    /// order, which is one of the orders `imap_unordered` may give.
+    /// Like [`imap`](Self::imap), but yields each chunk's results as soon as they are
+    /// ready, in any order (Python's `imap_unordered`).
     ///
     /// # Examples
     ///
@@ -699,21 +693,75 @@ impl Pool<Processes> {
     /// use paralelo::prelude::*;
     ///
     /// let pool = Pool::processes(2)?;
-    /// let n = pool.imap_unordered(|x: u32| x, 0..10)?.filter(|r| r.is_ok()).count();
-    /// assert_eq!(n, 10);
+    /// let mut squares: Vec<u64> =
+    ///     pool.imap_unordered(|x: u64| x * x, 0..5)?.collect::<Result<_>>()?;
+    /// squares.sort();
+    /// assert_eq!(squares, [0, 1, 4, 9, 16]);
     /// # Ok::<(), paralelo::Error>(())
     /// ```
     ///
     /// # Errors
     ///
     /// As [`imap`](Self::imap).
-    pub fn imap_unordered<I, F, R>(&self, f: F, items: I) -> Result<std::vec::IntoIter<Result<R>>>
+    pub fn imap_unordered<I, F, R>(&self, f: F, items: I) -> Result<ProcessImap<'_, R>>
     where
         I: IntoIterator,
-        F: Fn(I::Item) -> R,
+        I::IntoIter: 'static,
+        I::Item: 'static,
+        F: Fn(I::Item) -> R + 'static,
         R: Serialize + DeserializeOwned,
     {
-        self.imap(f, items)
+        self.lazy_imap(f, items, false)
+    }
+
+    fn lazy_imap<I, F, R>(&self, f: F, items: I, ordered: bool) -> Result<ProcessImap<'_, R>>
+    where
+        I: IntoIterator,
+        I::IntoIter: 'static,
+        I::Item: 'static,
+        F: Fn(I::Item) -> R + 'static,
+        R: Serialize + DeserializeOwned,
+    {
+        let busy = self.backend.busy()?;
+        let engine = self.backend.engine();
+        let per = self.backend.chunksize.unwrap_or(1);
+        let sizes = Rc::new(RefCell::new(HashMap::new()));
+        let (record, f) = (sizes.clone(), Rc::new(f));
+        let mut input = items.into_iter();
+        let mut index = 0;
+        let init = engine.initializer.clone();
+        let chunks = std::iter::from_fn(move || {
+            let chunk: Vec<I::Item> = input.by_ref().take(per).collect();
+            if chunk.is_empty() {
+                return None;
+            }
+            record.borrow_mut().insert(index, chunk.len());
+            index += 1;
+            let (f, init) = (f.clone(), init.clone());
+            Some(Box::new(move || {
+                if let Some(init) = init {
+                    init();
+                }
+                encode(&EncodeAsComputed(RefCell::new(Some(
+                    chunk.into_iter().map(&*f),
+                ))))
+            }) as ChildTask<'static>)
+        });
+        Ok(ProcessImap {
+            _busy: busy,
+            runner: Runner::new(
+                Box::new(chunks),
+                engine.workers,
+                engine.children.clone(),
+                "ForkPoolWorker",
+            ),
+            ordered,
+            sizes,
+            early: BTreeMap::new(),
+            next: 0,
+            window: 2 * engine.workers + 2,
+            ready: Vec::new().into_iter(),
+        })
     }
 
     /// Stops taking work; queued tasks still run (Python's `close`).

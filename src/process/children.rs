@@ -14,8 +14,8 @@ use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -182,9 +182,9 @@ fn worker_died(status: Option<ExitStatus>) -> Error {
 /// Runs each task in a child of its own, at most `workers` at once, and returns the
 /// outcomes in task order.
 pub(crate) fn run_tasks<'a>(
-    tasks: impl IntoIterator<Item = ChildTask<'a>>,
+    tasks: impl IntoIterator<Item = ChildTask<'a>, IntoIter: 'a>,
     workers: usize,
-    children: &Children,
+    children: &Arc<Children>,
     name_prefix: &str,
 ) -> Vec<Result<Vec<u8>>> {
     let mut outcomes: Vec<Option<Result<Vec<u8>>>> = Vec::new();
@@ -208,38 +208,116 @@ fn cancelled() -> Error {
 }
 
 /// Runs each task in a child of its own, at most `workers` at once, and hands each
-/// outcome to `on_outcome` with the task's index as soon as it is known (in any order;
-/// every index exactly once, tasks never started because the pool was terminated as
-/// [`ErrorKind::Cancelled`]).
+/// outcome to `on_outcome` with the task's index as soon as it is known (in any order,
+/// each index once). After the pool is terminated, the first task not yet started is
+/// reported [`ErrorKind::Cancelled`] and the rest of the input is dropped (it may be
+/// endless), so the indices reported are always `0..n` for some `n`.
 ///
 /// Tasks are taken from `tasks` only when a child is free to run them, so a long input
 /// is never held whole in memory (nor copied into every child by `fork`).
 pub(crate) fn run_tasks_with<'a>(
-    tasks: impl IntoIterator<Item = ChildTask<'a>>,
+    tasks: impl IntoIterator<Item = ChildTask<'a>, IntoIter: 'a>,
     workers: usize,
-    children: &Children,
+    children: &Arc<Children>,
     name_prefix: &str,
     mut on_outcome: impl FnMut(usize, Result<Vec<u8>>),
 ) {
-    let mut pending = tasks.into_iter().enumerate();
-    let mut running: Vec<Running> = Vec::new();
-    loop {
-        while running.len() < workers.max(1) && !children.is_terminated() {
-            let Some((index, task)) = pending.next() else {
-                break;
-            };
-            match spawn(index, task, children, name_prefix) {
-                Ok(r) => running.push(r),
-                Err(e) => on_outcome(index, Err(e)),
+    let mut runner = Runner::new(
+        Box::new(tasks.into_iter()),
+        workers,
+        children.clone(),
+        name_prefix,
+    );
+    while let Some((index, outcome)) = runner.next_outcome() {
+        on_outcome(index, outcome);
+    }
+}
+
+/// Runs tasks in children one outcome at a time: the engine behind both the blocking
+/// calls and the lazy `imap` iterators.
+pub(crate) struct Runner<'a> {
+    pending: std::iter::Enumerate<Box<dyn Iterator<Item = ChildTask<'a>> + 'a>>,
+    running: Vec<Running>,
+    /// Outcomes known but not yet handed out.
+    ready: std::collections::VecDeque<(usize, Result<Vec<u8>>)>,
+    workers: usize,
+    name_prefix: String,
+    children: Arc<Children>,
+    /// Tasks taken from `pending` so far.
+    started: usize,
+}
+
+impl<'a> Runner<'a> {
+    pub(crate) fn new(
+        tasks: Box<dyn Iterator<Item = ChildTask<'a>> + 'a>,
+        workers: usize,
+        children: Arc<Children>,
+        name_prefix: &str,
+    ) -> Self {
+        Runner {
+            children,
+            pending: tasks.enumerate(),
+            running: Vec::new(),
+            ready: std::collections::VecDeque::new(),
+            workers: workers.max(1),
+            name_prefix: name_prefix.to_owned(),
+            started: 0,
+        }
+    }
+
+    /// The next task outcome to be known, with its task's index; `None` once every task
+    /// has one. Starts children as slots free up and waits for one to finish.
+    pub(crate) fn next_outcome(&mut self) -> Option<(usize, Result<Vec<u8>>)> {
+        self.next_outcome_below(usize::MAX)
+    }
+
+    /// Like [`next_outcome`](Self::next_outcome), starting only tasks whose index is below
+    /// `limit` while others run (so that an ordered consumer waiting for a slow task does
+    /// not pile up results of ever later ones).
+    pub(crate) fn next_outcome_below(&mut self, limit: usize) -> Option<(usize, Result<Vec<u8>>)> {
+        let children = self.children.clone();
+        let children = &*children;
+        loop {
+            if let Some(outcome) = self.ready.pop_front() {
+                return Some(outcome);
             }
+            while self.running.len() < self.workers
+                && (self.started < limit || self.running.is_empty())
+            {
+                let Some((index, task)) = self.pending.next() else {
+                    break;
+                };
+                self.started += 1;
+                if children.is_terminated() {
+                    // This task and the rest of the input are given up: one Cancelled
+                    // outcome ends the run (the input may be endless).
+                    self.ready.push_back((index, Err(cancelled())));
+                    self.pending = (Box::new(std::iter::empty())
+                        as Box<dyn Iterator<Item = ChildTask<'a>> + 'a>)
+                        .enumerate();
+                    break;
+                }
+                match spawn(index, task, children, &self.name_prefix) {
+                    Ok(r) => self.running.push(r),
+                    Err(e) => self.ready.push_back((index, Err(e))),
+                }
+            }
+            if !self.ready.is_empty() {
+                continue;
+            }
+            if self.running.is_empty() {
+                return None;
+            }
+            wait_readable(&self.running);
+            self.collect(children);
         }
-        if running.is_empty() {
-            break;
-        }
-        wait_readable(&running);
+    }
+
+    /// Moves the outcome of every child that is done into `ready`.
+    fn collect(&mut self, children: &Children) {
         let mut i = 0;
-        while i < running.len() {
-            let r = &mut running[i];
+        while i < self.running.len() {
+            let r = &mut self.running[i];
             r.drain();
             let status = match r.child.try_wait() {
                 Ok(status) => status,
@@ -249,9 +327,9 @@ pub(crate) fn run_tasks_with<'a>(
                 // The whole result is here: the task is done even though the child has
                 // not finished exiting. It is reaped later, off the caller's path.
                 let outcome = r.outcome(None, false);
-                let r = running.swap_remove(i);
+                let r = self.running.swap_remove(i);
                 children.finishing(r.child);
-                on_outcome(r.index, outcome);
+                self.ready.push_back((r.index, outcome));
                 continue;
             }
             if status.is_none() && !r.eof {
@@ -261,13 +339,22 @@ pub(crate) fn run_tasks_with<'a>(
             let status = status.or_else(|| reap_after_eof(&mut r.child));
             r.drain();
             let outcome = r.outcome(status, children.is_terminated());
-            let r = running.swap_remove(i);
+            let r = self.running.swap_remove(i);
             children.unregister(r.child.pid());
-            on_outcome(r.index, outcome);
+            self.ready.push_back((r.index, outcome));
         }
     }
-    for (index, _) in pending {
-        on_outcome(index, Err(cancelled()));
+}
+
+/// A runner dropped before the end (an `imap` iterator abandoned): its children are
+/// stopped and reaped, not left running.
+impl Drop for Runner<'_> {
+    fn drop(&mut self) {
+        for mut r in self.running.drain(..) {
+            let _ = sys::kill(r.child.pid(), libc::SIGKILL);
+            let _ = r.child.wait_timeout(Duration::from_secs(5));
+            self.children.unregister(r.child.pid());
+        }
     }
 }
 
