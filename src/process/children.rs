@@ -401,11 +401,19 @@ fn spawn(
         let mut header = [0u8; HEADER];
         header[..8].copy_from_slice(&(payload.len() as u64).to_le_bytes());
         header[8] = tag;
-        // Header and payload written apart: no second copy of a big result.
-        match (&child_end)
-            .write_all(&header)
-            .and_then(|()| (&child_end).write_all(&payload))
-        {
+        // A small result goes in one write (one wake-up of the parent); a big one is
+        // written apart from its header, not copied again.
+        let written = if payload.len() <= 64 * 1024 {
+            let mut frame = Vec::with_capacity(HEADER + payload.len());
+            frame.extend_from_slice(&header);
+            frame.extend_from_slice(&payload);
+            (&child_end).write_all(&frame)
+        } else {
+            (&child_end)
+                .write_all(&header)
+                .and_then(|()| (&child_end).write_all(&payload))
+        };
+        match written {
             Ok(()) => 0,
             Err(_) => 1,
         }
