@@ -114,6 +114,16 @@ impl ChildWatch {
             Ok(WaitStatus::Exited(_, code)) => ExitStatus(code),
             Ok(WaitStatus::Signaled(_, signal, _)) => ExitStatus(-(signal as i32)),
             Ok(_) | Err(Errno::EINTR) => return Ok(None),
+            Err(Errno::ECHILD) => {
+                return Err(Error::new(
+                    crate::ErrorKind::Os,
+                    format!(
+                        "waitpid({}) failed: the child was already reaped by someone else, so \
+                         its exit code is lost (is SIGCHLD set to be ignored in this process?)",
+                        self.pid
+                    ),
+                ));
+            }
             Err(errno) => return Err(Error::os("waitpid", errno)),
         };
         self.status = Some(status);
