@@ -140,3 +140,25 @@ fn finished_workers_are_reaped_not_left_as_zombies() {
         assert_eq!(zombie_children(), 0);
     });
 }
+
+#[test]
+fn workers_pinned_to_cores_in_turn() {
+    in_child(60, || {
+        let pool = Pool::builder()
+            .workers(2)
+            .chunksize(1)
+            .build_processes()
+            .unwrap()
+            .pin_workers(&[0, machine_cpu_count() - 1])
+            .unwrap();
+        let cores = pool.map(|_| current_cpu().unwrap(), 0..4).unwrap();
+        let last = machine_cpu_count() - 1;
+        assert_eq!(cores, [0, last, 0, last]);
+        let err = Pool::processes(1)
+            .unwrap()
+            .pin_workers(&[machine_cpu_count()])
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        assert!(err.to_string().contains("does not exist"), "{err}");
+    });
+}

@@ -449,6 +449,49 @@ impl Pool<Processes> {
         self.backend.workers
     }
 
+    /// Pins each task's process to one of `cores`, in turn: the first task to `cores[0]`,
+    /// the next to `cores[1]`, … (what the course's S4-2 does with psutil's
+    /// `cpu_affinity`). To pin a single task, call
+    /// [`set_cpu_affinity`](crate::set_cpu_affinity) inside it instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::processes(1)?.pin_workers(&[0])?;
+    /// assert_eq!(pool.apply(|| current_cpu().unwrap())?, 0);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] when `cores` is empty or names a core the machine
+    /// does not have (no wrap-around: on a 2-core machine, `&[0, 1, 2]` is refused; write
+    /// `&[0, 1, 0]` or use `i % cpu_count()`); [`ErrorKind::InvalidState`] when the pool
+    /// was already pinned.
+    pub fn pin_workers(self, cores: &[usize]) -> Result<Self> {
+        let online = crate::machine_cpu_count();
+        if cores.is_empty() {
+            return Err(Error::invalid_argument(
+                "no core given: pass at least one core number",
+            ));
+        }
+        if let Some(&bad) = cores.iter().find(|&&c| c >= online) {
+            return Err(Error::invalid_argument(format!(
+                "core {bad} does not exist: this machine has {online} CPUs, numbered 0 to {}",
+                online - 1
+            )));
+        }
+        if !self.backend.children.pin_to(cores.to_vec()) {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                "this pool's workers are already pinned",
+            ));
+        }
+        Ok(self)
+    }
+
     /// The chunk size set with [`PoolBuilder::chunksize`], if any.
     ///
     /// # Examples

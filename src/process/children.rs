@@ -43,9 +43,17 @@ pub(crate) struct Children {
     started: AtomicUsize,
     /// Children that delivered their result and are exiting: reaped when next convenient.
     exiting: Mutex<Vec<ChildWatch>>,
+    /// Cores the children are pinned to, in turn (the N-th child to `cores[N % len]`).
+    cores: std::sync::OnceLock<Vec<usize>>,
 }
 
 impl Children {
+    /// Pins every child started from now on to one of `cores`, in turn. False when cores
+    /// were already set.
+    pub(crate) fn pin_to(&self, cores: Vec<usize>) -> bool {
+        self.cores.set(cores).is_ok()
+    }
+
     /// Keeps `child` (whose result has arrived) to be reaped later, and reaps those of
     /// the earlier ones that are done.
     fn finishing(&self, child: ChildWatch) {
@@ -389,7 +397,17 @@ fn spawn(
     let n = children.started.fetch_add(1, Ordering::Relaxed) + 1;
     // `child_end` moves into the closure: the parent drops its copy when `fork_run`
     // returns, so that end of file comes as soon as the child is gone.
+    let core = children
+        .cores
+        .get()
+        .filter(|c| !c.is_empty())
+        .map(|c| c[(n - 1) % c.len()]);
     let pid = sys::fork_run(&format!("{name_prefix}-{n}"), move || {
+        let pinned = match core {
+            Some(core) => sys::set_affinity(&[core]).map_err(|e| e.to_string()),
+            None => Ok(()),
+        };
+        let task = move || pinned.and_then(|()| task());
         let (tag, payload) = match catch_unwind(AssertUnwindSafe(task)) {
             Ok(Ok(bytes)) => (0u8, bytes),
             Ok(Err(message)) => (2u8, message.into_bytes()),
