@@ -14,6 +14,7 @@ class ParaleloKernelTests(jkt.KernelTests):
     code_stderr = 'eprintln!("an error line");'
 
     completion_samples = [
+        {"text": "let variable_one = 1;\nvariable_o", "matches": {"variable_one"}},
         {"text": ":de", "matches": {":dep"}},
     ]
 
