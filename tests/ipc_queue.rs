@@ -131,13 +131,61 @@ fn timeouts_try_get_maxsize_close() {
 }
 
 #[test]
-fn an_item_larger_than_the_buffer_is_refused_clearly() {
-    let q = Queue::<Vec<u8>>::with_buffer(0, 1024).unwrap();
-    let err = q.put(vec![0u8; 4096]).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
-    assert!(err.to_string().contains("with_buffer"), "{err}");
-    q.put(vec![1u8; 10]).unwrap();
-    assert_eq!(q.get().unwrap(), vec![1u8; 10]);
+fn items_larger_than_the_buffer_travel_in_parts() {
+    in_child(60, || {
+        // A 1 KiB buffer and items up to 20 KiB, from two producers at once: every item
+        // arrives whole, exactly once, and small items are not mixed into big ones.
+        let q = Queue::<Vec<u32>>::with_buffer(0, 1024).unwrap();
+        let procs: Vec<Process> = (0..2u32)
+            .map(|p| {
+                let q = q.clone();
+                Process::new(move || {
+                    for i in 0..40u32 {
+                        let len = if i % 3 == 0 { 5000 } else { 3 };
+                        q.put(vec![p * 1000 + i; len]).unwrap();
+                    }
+                })
+            })
+            .collect();
+        procs.iter().for_each(|p| p.start().unwrap());
+        let mut seen = Vec::new();
+        for _ in 0..80 {
+            let item = q.get_timeout(Duration::from_secs(20)).unwrap();
+            let first = item[0];
+            assert!(item.iter().all(|&x| x == first), "a mixed item");
+            assert_eq!(item.len(), if (first % 1000) % 3 == 0 { 5000 } else { 3 });
+            seen.push(first);
+        }
+        seen.sort();
+        let mut expected: Vec<u32> = (0..2u32)
+            .flat_map(|p| (0..40).map(move |i| p * 1000 + i))
+            .collect();
+        expected.sort();
+        assert_eq!(seen, expected);
+        for p in &procs {
+            p.join().unwrap();
+            assert_eq!(p.exitcode(), Some(0));
+        }
+    });
+}
+
+#[test]
+fn a_big_item_counts_once_for_task_done() {
+    // Bigger than the 4 MiB buffer: put waits while the consumer reads it in parts.
+    let q = JoinableQueue::<Vec<u8>>::new().unwrap();
+    let consumer = {
+        let q = q.clone();
+        std::thread::spawn(move || {
+            let item = q.get_timeout(Duration::from_secs(20)).unwrap();
+            q.task_done().unwrap();
+            item.len()
+        })
+    };
+    q.put_timeout(vec![7u8; 5 << 20], Duration::from_secs(20))
+        .unwrap();
+    assert!(q.join_timeout(Duration::from_secs(20)).unwrap());
+    assert_eq!(consumer.join().unwrap(), 5 << 20);
+    assert_eq!(q.task_done().unwrap_err().kind(), ErrorKind::InvalidState);
 }
 
 #[test]
@@ -154,5 +202,36 @@ fn a_consumer_killed_while_waiting_does_not_break_the_queue() {
         victim.join().unwrap();
         q.put(5).unwrap();
         assert_eq!(q.get_timeout(Duration::from_secs(5)).unwrap(), 5);
+    });
+}
+
+#[test]
+fn a_writer_killed_in_the_middle_of_a_big_item_does_not_corrupt_the_queue() {
+    in_child(60, || {
+        let q = Queue::<Vec<u8>>::with_buffer(0, 64 * 1024).unwrap();
+        let writer = q.clone();
+        let victim = Process::new(move || {
+            // About 64 parts: it blocks with the buffer full, in the middle of the item.
+            writer.put(vec![1u8; 2 << 20]).unwrap();
+        });
+        victim.start().unwrap();
+        while q.qsize().unwrap() == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        victim.kill().unwrap();
+        victim.join().unwrap();
+        // The partial item is dropped, never handed out.
+        let err = q.get_timeout(Duration::from_secs(2)).unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+        // The queue works on.
+        let writer = q.clone();
+        let next = Process::new(move || writer.put(vec![2u8; 10]).unwrap());
+        next.start().unwrap();
+        assert_eq!(
+            q.get_timeout(Duration::from_secs(10)).unwrap(),
+            vec![2u8; 10]
+        );
+        next.join().unwrap();
     });
 }

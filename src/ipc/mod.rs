@@ -5,6 +5,7 @@ pub(crate) mod codec;
 mod connection;
 mod frame_socket;
 mod joinable_queue;
+mod parts;
 mod pipe;
 mod queue;
 mod ring;

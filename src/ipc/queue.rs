@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::codec;
+use super::parts::{self, PartLocks};
 use super::ring::{DEFAULT_BYTES, Ring};
 use crate::Result;
 
@@ -37,6 +38,7 @@ use crate::Result;
 /// ```
 pub struct Queue<T> {
     pub(crate) ring: Ring,
+    locks: PartLocks,
     _type: PhantomData<fn(T) -> T>,
 }
 
@@ -44,13 +46,15 @@ impl<T> Clone for Queue<T> {
     fn clone(&self) -> Self {
         Queue {
             ring: self.ring.clone(),
+            locks: self.locks.clone(),
             _type: PhantomData,
         }
     }
 }
 
 impl<T: Serialize + DeserializeOwned> Queue<T> {
-    /// An unbounded queue (Python's `Queue()`), limited only by its 4 MiB buffer.
+    /// An unbounded queue (Python's `Queue()`) with a 4 MiB shared buffer. Items of any size
+    /// fit: one larger than half the buffer travels in parts, while the buffer is read.
     ///
     /// # Examples
     ///
@@ -93,7 +97,8 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     /// A queue of at most `maxsize` items (0: no limit) whose shared buffer holds `bytes`
-    /// bytes of encoded items; one item must fit in it.
+    /// bytes of encoded items. A bigger buffer lets big items pass whole instead of in
+    /// parts (and producers run further ahead of consumers).
     ///
     /// # Examples
     ///
@@ -113,14 +118,24 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     pub fn with_buffer(maxsize: usize, bytes: usize) -> Result<Self> {
         Ok(Queue {
             ring: Ring::new(maxsize, bytes)?,
+            locks: PartLocks::new()?,
             _type: PhantomData,
         })
     }
 
+    /// The encoding of `item`, after one byte reserved for the part tag.
     fn encode(item: &T) -> Result<Vec<u8>> {
-        let mut bytes = Vec::new();
+        let mut bytes = vec![0u8];
         codec::encode_into(item, &mut bytes)?;
         Ok(bytes)
+    }
+
+    fn put_until(&self, item: &T, deadline: Option<Instant>) -> Result<()> {
+        parts::put(&self.ring, &self.locks, &mut Self::encode(item)?, deadline)
+    }
+
+    fn get_until(&self, deadline: Option<Instant>) -> Result<T> {
+        codec::decode(&parts::get(&self.ring, &self.locks, deadline)?)
     }
 
     /// Puts `item` at the end, waiting while the queue is full (Python's `put`).
@@ -143,7 +158,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// than the queue's buffer; [`ErrorKind::Disconnected`](crate::ErrorKind) after
     /// [`close`](Self::close).
     pub fn put(&self, item: impl Borrow<T>) -> Result<()> {
-        self.ring.push(&Self::encode(item.borrow())?, None)
+        self.put_until(item.borrow(), None)
     }
 
     /// Like [`put`](Self::put), waiting at most `timeout` for room.
@@ -164,10 +179,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// [`ErrorKind::Timeout`](crate::ErrorKind) when the queue stayed full (Python's
     /// `queue.Full`), or any error of [`put`](Self::put).
     pub fn put_timeout(&self, item: impl Borrow<T>, timeout: Duration) -> Result<()> {
-        self.ring.push(
-            &Self::encode(item.borrow())?,
-            Some(Instant::now() + timeout),
-        )
+        self.put_until(item.borrow(), Some(Instant::now() + timeout))
     }
 
     /// Takes the first item, waiting until there is one (Python's `get`).
@@ -189,7 +201,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// [`ErrorKind::Disconnected`](crate::ErrorKind) when the queue is closed and empty;
     /// [`ErrorKind::Serialization`](crate::ErrorKind) when an item does not decode.
     pub fn get(&self) -> Result<T> {
-        codec::decode(&self.ring.pop(None)?)
+        self.get_until(None)
     }
 
     /// Like [`get`](Self::get), waiting at most `timeout`.
@@ -210,7 +222,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// [`ErrorKind::Timeout`](crate::ErrorKind) when nothing arrived in time (Python's
     /// `queue.Empty`), or any error of [`get`](Self::get).
     pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
-        codec::decode(&self.ring.pop(Some(Instant::now() + timeout))?)
+        self.get_until(Some(Instant::now() + timeout))
     }
 
     /// Takes the first item if there is one, without waiting (Python's `get_nowait`).
@@ -231,15 +243,15 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     ///
     /// As [`get`](Self::get) (an empty queue is `Ok(None)`).
     pub fn try_get(&self) -> Result<Option<T>> {
-        match self.ring.pop(Some(Instant::now())) {
-            Ok(bytes) => codec::decode(&bytes).map(Some),
+        match self.get_until(Some(Instant::now())) {
+            Ok(item) => Ok(Some(item)),
             Err(e) if e.is_timeout() => Ok(None),
             Err(e) => Err(e),
         }
     }
 
     /// How many items are in the queue now (Python's `qsize`). Other processes may change
-    /// it at any moment.
+    /// it at any moment. An item travelling in parts counts once per part still queued.
     ///
     /// # Examples
     ///

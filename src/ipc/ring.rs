@@ -71,6 +71,11 @@ impl Ring {
         self.maxsize
     }
 
+    /// The bytes the ring holds.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     fn lock(&self) -> Result<Held<'_>> {
         self.mutex.lock(None)?;
         Ok(Held(self))
@@ -108,6 +113,17 @@ impl Ring {
 
     /// Writes one message, waiting for room until `deadline` (`Some(now)`: not at all).
     pub(crate) fn push(&self, payload: &[u8], deadline: Option<Instant>) -> Result<()> {
+        self.push_part(payload, deadline, true)
+    }
+
+    /// Writes one message that is a whole item (`item`) or a part of one that does not
+    /// count for `task_done` (only an item's last part does).
+    pub(crate) fn push_part(
+        &self,
+        payload: &[u8],
+        deadline: Option<Instant>,
+        item: bool,
+    ) -> Result<()> {
         let need = 4 + payload.len();
         if need > self.capacity {
             return Err(Error::new(
@@ -142,7 +158,9 @@ impl Ring {
         self.copy_in(head + 4, payload);
         self.set(HEAD, head + need as u64);
         self.set(COUNT, self.get(COUNT) + 1);
-        self.set(UNFINISHED, self.get(UNFINISHED) + 1);
+        if item {
+            self.set(UNFINISHED, self.get(UNFINISHED) + 1);
+        }
         drop(held);
         self.not_empty.notify_one();
         Ok(())
