@@ -140,3 +140,27 @@ fn a_result_that_fails_to_serialize_is_a_clear_error() {
         assert_eq!(pool.apply(|| 2u8).unwrap(), 2);
     });
 }
+
+#[test]
+fn a_forked_copy_of_a_pool_cannot_stop_the_parents_tasks() {
+    in_child(60, || {
+        let pool = std::sync::Arc::new(Pool::processes(2).unwrap());
+        let running = pool.apply_async(|| {
+            std::thread::sleep(Duration::from_millis(300));
+            5u8
+        });
+        let copy = pool.clone();
+        let child = Process::new(move || {
+            assert_eq!(copy.terminate(), 0);
+            assert_eq!(
+                copy.apply(|| 1u8).unwrap_err().kind(),
+                ErrorKind::InvalidState
+            );
+            drop(copy);
+        });
+        child.start().unwrap();
+        child.join().unwrap();
+        assert_eq!(child.exitcode(), Some(0));
+        assert_eq!(running.unwrap().get().unwrap(), 5);
+    });
+}

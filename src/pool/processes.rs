@@ -848,6 +848,9 @@ impl Pool<Processes> {
     /// # Ok::<(), paralelo::Error>(())
     /// ```
     pub fn terminate(&self) -> usize {
+        if self.backend.check_owner().is_err() {
+            return 0; // a forked child's copy: the pool's tasks are not this process's
+        }
         let queued: Vec<Job> = {
             let mut book = self.backend.inner.book();
             if book.phase != Phase::Stopping {

@@ -36,8 +36,11 @@ pub(crate) type ChildTask<'a> = Box<dyn FnOnce() -> std::result::Result<Vec<u8>,
 
 /// What the pool's workers share: their children (for `terminate`) and whether the pool
 /// was terminated.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Children {
+    /// The process these children belong to: a forked copy of this struct must never
+    /// signal or wait for them.
+    owner: u32,
     pids: Mutex<HashSet<i32>>,
     terminated: AtomicBool,
     started: AtomicUsize,
@@ -47,7 +50,24 @@ pub(crate) struct Children {
     cores: std::sync::OnceLock<Vec<usize>>,
 }
 
+impl Default for Children {
+    fn default() -> Self {
+        Children {
+            owner: std::process::id(),
+            pids: Mutex::default(),
+            terminated: AtomicBool::default(),
+            started: AtomicUsize::default(),
+            exiting: Mutex::default(),
+            cores: std::sync::OnceLock::new(),
+        }
+    }
+}
+
 impl Children {
+    fn is_owner(&self) -> bool {
+        std::process::id() == self.owner
+    }
+
     /// Pins every child started from now on to one of `cores`, in turn. False when cores
     /// were already set.
     pub(crate) fn pin_to(&self, cores: Vec<usize>) -> bool {
@@ -70,6 +90,9 @@ impl Children {
 
     /// Stops every running child (`SIGTERM`) and refuses to start new ones.
     pub(crate) fn terminate(&self) {
+        if !self.is_owner() {
+            return; // a forked copy: these are not our children
+        }
         self.terminated.store(true, Ordering::SeqCst);
         let pids: Vec<i32> = self
             .pids
@@ -108,6 +131,9 @@ impl Children {
 impl Drop for Children {
     /// The pool is gone: its last children have sent their results and are exiting.
     fn drop(&mut self) {
+        if !self.is_owner() {
+            return; // a forked copy: these are not our children
+        }
         let exiting = std::mem::take(&mut *self.exiting.lock().unwrap_or_else(|p| p.into_inner()));
         for mut child in exiting {
             if !matches!(child.wait_timeout(Duration::from_secs(1)), Ok(Some(_))) {
