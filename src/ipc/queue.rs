@@ -21,7 +21,10 @@ use crate::Result;
 /// thread or to a process's closure: the clones are the same queue.
 ///
 /// Unlike Python's, `put` has copied the item into the queue when it returns (no feeder
-/// thread that could lose it when the process exits), and every wait can time out.
+/// thread that could lose it when the process exits), and every wait can time out. The
+/// price: when the shared buffer (4 MiB unless set with [`with_buffer`](Self::with_buffer))
+/// is full, `put` waits for a consumer, as a write to a full pipe does. So, as in Python,
+/// take the items out before `join`ing the process that puts them.
 ///
 /// # Examples
 ///
