@@ -162,7 +162,11 @@ impl<T> Connection<T> {
             *on_socket = false;
             return Ok(body);
         }
+        let epoch = crate::interrupt::epoch();
         loop {
+            if crate::interrupt::happened_since(epoch) {
+                return Err(crate::interrupt::error()); // the notebook's stop button
+            }
             let slice = match deadline {
                 Some(d) => d.min(Instant::now() + CHECK_EVERY),
                 None => Instant::now() + CHECK_EVERY,

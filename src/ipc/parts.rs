@@ -102,7 +102,7 @@ pub(crate) fn get(ring: &Ring, locks: &PartLocks, deadline: Option<Instant>) -> 
     let mut item: Option<Vec<u8>> = None;
     loop {
         let message = match &item {
-            None => ring.pop(deadline)?,
+            None => pop_interruptibly(ring, deadline)?,
             Some(_) => match ring.pop(Some(Instant::now() + CHECK_EVERY)) {
                 Err(e) if e.is_timeout() => {
                     if writer_died(ring, locks) {
@@ -132,6 +132,26 @@ pub(crate) fn get(ring: &Ring, locks: &PartLocks, deadline: Option<Instant>) -> 
             // ABORT, or a WHOLE item where a part was expected: drop the partial item.
             WHOLE => return Ok(message[1..].to_vec()),
             _ => item = None,
+        }
+    }
+}
+
+/// [`Ring::pop`], in slices, so that a wait without deadline still ends on an interrupt
+/// (the notebook's stop button, see [`crate::interrupt`]).
+fn pop_interruptibly(ring: &Ring, deadline: Option<Instant>) -> Result<Vec<u8>> {
+    let epoch = crate::interrupt::epoch();
+    loop {
+        let slice = Instant::now() + CHECK_EVERY;
+        match ring.pop(Some(deadline.map_or(slice, |d| d.min(slice)))) {
+            Err(e) if e.is_timeout() => {
+                if crate::interrupt::happened_since(epoch) {
+                    return Err(crate::interrupt::error());
+                }
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(e);
+                }
+            }
+            other => return other,
         }
     }
 }

@@ -279,6 +279,8 @@ pub(crate) struct Runner<'a> {
     children: Arc<Children>,
     /// Tasks taken from `pending` so far.
     started: usize,
+    /// The interrupt epoch when the run began (see [`crate::interrupt`]).
+    epoch: u64,
 }
 
 impl<'a> Runner<'a> {
@@ -296,7 +298,28 @@ impl<'a> Runner<'a> {
             workers: workers.max(1),
             name_prefix: name_prefix.to_owned(),
             started: 0,
+            epoch: crate::interrupt::epoch(),
         }
+    }
+
+    /// The notebook's stop button (or Ctrl-C) was pressed: forked children ignore SIGINT
+    /// (they inherit the handler, not its thread), so the parent stops them. Running
+    /// tasks and the next one fail as interrupted; the rest of the input is dropped.
+    fn stop_for_interrupt(&mut self) {
+        for mut r in self.running.drain(..) {
+            let _ = sys::kill(r.child.pid(), libc::SIGKILL);
+            let _ = r.child.wait_timeout(Duration::from_secs(5));
+            self.children.unregister(r.child.pid());
+            self.ready
+                .push_back((r.index, Err(crate::interrupt::error())));
+        }
+        if let Some((index, _)) = self.pending.next() {
+            self.ready
+                .push_back((index, Err(crate::interrupt::error())));
+        }
+        self.pending = (Box::new(std::iter::empty())
+            as Box<dyn Iterator<Item = ChildTask<'a>> + 'a>)
+            .enumerate();
     }
 
     /// The next task outcome to be known, with its task's index; `None` once every task
@@ -314,6 +337,10 @@ impl<'a> Runner<'a> {
         loop {
             if let Some(outcome) = self.ready.pop_front() {
                 return Some(outcome);
+            }
+            if crate::interrupt::happened_since(self.epoch) {
+                self.stop_for_interrupt();
+                return self.ready.pop_front();
             }
             while self.running.len() < self.workers
                 && (self.started < limit || self.running.is_empty())

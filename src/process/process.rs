@@ -191,9 +191,28 @@ impl Process {
     /// # Errors
     ///
     /// [`ErrorKind::InvalidState`] when the process was never started (Python:
-    /// `AssertionError: can only join a started process`).
+    /// `AssertionError: can only join a started process`); [`ErrorKind::Interrupted`] when
+    /// the wait was interrupted (the notebook's stop button, see [`crate::interrupt`]): the
+    /// child is then stopped (`SIGTERM`, `SIGKILL` after 1 s), as Ctrl-C stops Python's.
     pub fn join(&self) -> Result<()> {
-        self.with_child(|child| child.wait().map(drop))
+        let epoch = crate::interrupt::epoch();
+        self.with_child(|child| {
+            loop {
+                if child.wait_timeout(Duration::from_millis(50))?.is_some() {
+                    return Ok(());
+                }
+                if crate::interrupt::happened_since(epoch) {
+                    // The stop button: children ignore SIGINT (they inherit the handler,
+                    // not its thread), so the parent stops the one it waits for.
+                    sys::kill(child.pid(), libc::SIGTERM)?;
+                    if child.wait_timeout(Duration::from_secs(1))?.is_none() {
+                        sys::kill(child.pid(), libc::SIGKILL)?;
+                        child.wait_timeout(Duration::from_secs(5))?;
+                    }
+                    return Err(crate::interrupt::error());
+                }
+            }
+        })
     }
 
     /// Waits at most `timeout` for the child to end. True when it has ended.

@@ -64,15 +64,6 @@ impl ChildWatch {
         self.reap(Some(WaitPidFlag::WNOHANG))
     }
 
-    /// Waits (blocking) until the child ends.
-    pub(crate) fn wait(&mut self) -> Result<ExitStatus> {
-        loop {
-            if let Some(status) = self.reap(None)? {
-                return Ok(status);
-            }
-        }
-    }
-
     /// Waits at most `timeout` for the child to end.
     pub(crate) fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>> {
         let deadline = Instant::now() + timeout;
