@@ -65,3 +65,37 @@ fn an_interrupt_ends_waits_on_pipes_and_queues() {
         assert_eq!(q.get().unwrap(), 1);
     });
 }
+
+#[test]
+fn an_interrupt_ends_waits_on_locks_and_events() {
+    in_child(60, || {
+        let lock = Lock::new().unwrap();
+        let holder = lock.clone();
+        let p = Process::new(move || {
+            let _g = holder.acquire().unwrap();
+            std::thread::sleep(Duration::from_secs(60));
+        });
+        p.start().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        interrupt_after(100);
+        assert_eq!(lock.acquire().unwrap_err().kind(), ErrorKind::Interrupted);
+        p.kill().unwrap();
+        p.join().unwrap();
+
+        let sem = Semaphore::new(1).unwrap();
+        let _place = sem.acquire().unwrap();
+        let other = sem.clone();
+        let t = std::thread::spawn(move || other.acquire().map(drop).unwrap_err().kind());
+        interrupt_after(100);
+        assert_eq!(t.join().unwrap(), ErrorKind::Interrupted);
+
+        let e = Event::new().unwrap();
+        interrupt_after(100);
+        assert_eq!(e.wait().unwrap_err().kind(), ErrorKind::Interrupted);
+
+        let q = JoinableQueue::<u8>::new().unwrap();
+        q.put(1).unwrap();
+        interrupt_after(100);
+        assert_eq!(q.join().unwrap_err().kind(), ErrorKind::Interrupted);
+    });
+}

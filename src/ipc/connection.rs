@@ -272,6 +272,9 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
     /// [`ErrorKind::Disconnected`] when the other end is closed and everything it sent has
     /// been received (Python raises `EOFError`); [`ErrorKind::Serialization`] when the bytes
     /// do not decode as a `T`.
+    ///
+    /// [`ErrorKind::Interrupted`](crate::ErrorKind) when interrupted (the notebook's stop
+    /// button, see [`crate::interrupt`]).
     pub fn recv(&self) -> Result<T> {
         codec::decode(&self.recv_bytes(None)?)
     }

@@ -176,6 +176,9 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     /// # Errors
     ///
     /// [`ErrorKind::Os`](crate::ErrorKind) if the shared lock fails.
+    ///
+    /// [`ErrorKind::Interrupted`](crate::ErrorKind) when interrupted (the notebook's stop
+    /// button, see [`crate::interrupt`]).
     pub fn join(&self) -> Result<()> {
         self.queue.ring.join(None).map(drop)
     }

@@ -203,6 +203,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     ///
     /// [`ErrorKind::Disconnected`](crate::ErrorKind) when the queue is closed and empty;
     /// [`ErrorKind::Serialization`](crate::ErrorKind) when an item does not decode.
+    ///
+    /// [`ErrorKind::Interrupted`](crate::ErrorKind) when interrupted (the notebook's stop
+    /// button, see [`crate::interrupt`]).
     pub fn get(&self) -> Result<T> {
         self.get_until(None)
     }

@@ -237,11 +237,23 @@ impl Ring {
     }
 
     /// Waits until every item put has been marked done. False on timeout.
+    /// The wait is cut in slices so that an interrupt (the notebook's stop button, see
+    /// [`crate::interrupt`]) ends it with an `Interrupted` error.
     pub(crate) fn join(&self, deadline: Option<Instant>) -> Result<bool> {
+        let epoch = crate::interrupt::epoch();
         let _held = self.lock()?;
         while self.get(UNFINISHED) > 0 {
-            if self.all_done.wait(&self.mutex, deadline)? {
-                return Ok(false);
+            let slice = Instant::now() + std::time::Duration::from_millis(50);
+            if self
+                .all_done
+                .wait(&self.mutex, Some(deadline.map_or(slice, |d| d.min(slice))))?
+            {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Ok(false);
+                }
+                if crate::interrupt::happened_since(epoch) {
+                    return Err(crate::interrupt::error());
+                }
             }
         }
         Ok(true)

@@ -98,6 +98,9 @@ impl Barrier {
     /// # Errors
     ///
     /// [`ErrorKind::InvalidState`] when the barrier is broken (a wait timed out).
+    ///
+    /// [`ErrorKind::Interrupted`](crate::ErrorKind) when interrupted (the notebook's stop
+    /// button, see [`crate::interrupt`]).
     pub fn wait(&self) -> Result<usize> {
         self.wait_until(None)
     }
@@ -132,6 +135,7 @@ impl Barrier {
     }
 
     fn wait_until(&self, deadline: Option<Instant>) -> Result<usize> {
+        let epoch = crate::interrupt::epoch();
         let m = &self.monitor;
         let held = m.lock()?;
         if m.get(&held, BROKEN) != 0 {
@@ -151,7 +155,7 @@ impl Barrier {
             if m.get(&held, BROKEN) != 0 {
                 return Err(Self::broken());
             }
-            if m.wait(&held, deadline)? && m.get(&held, GENERATION) == generation {
+            if m.wait(&held, deadline, epoch)? && m.get(&held, GENERATION) == generation {
                 m.set(&held, BROKEN, 1);
                 drop(held);
                 m.notify_all();

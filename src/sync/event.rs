@@ -132,6 +132,9 @@ impl Event {
     /// # Errors
     ///
     /// As [`set`](Self::set).
+    ///
+    /// [`ErrorKind::Interrupted`](crate::ErrorKind) when interrupted (the notebook's stop
+    /// button, see [`crate::interrupt`]).
     pub fn wait(&self) -> Result<()> {
         self.wait_until(None).map(drop)
     }
@@ -156,9 +159,10 @@ impl Event {
     }
 
     fn wait_until(&self, deadline: Option<Instant>) -> Result<bool> {
+        let epoch = crate::interrupt::epoch();
         let held = self.monitor.lock()?;
         while self.monitor.get(&held, 0) == 0 {
-            if self.monitor.wait(&held, deadline)? {
+            if self.monitor.wait(&held, deadline, epoch)? {
                 return Ok(self.monitor.get(&held, 0) != 0);
             }
         }

@@ -100,6 +100,22 @@ pub(crate) fn mutex_in_new_region(recursive: bool) -> Result<RawMutex> {
     RawMutex::init(region, 0, recursive)
 }
 
+/// Locks `mutex`, waiting as long as needed, but in slices, so that an interrupt (the
+/// notebook's stop button, see [`crate::interrupt`]) ends the wait with an error.
+pub(crate) fn acquire_interruptibly(mutex: &RawMutex) -> Result<Relock> {
+    let epoch = crate::interrupt::epoch();
+    loop {
+        match mutex.lock(Some(Instant::now() + Duration::from_millis(50))) {
+            Err(e) if e.is_timeout() => {
+                if crate::interrupt::happened_since(epoch) {
+                    return Err(crate::interrupt::error());
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
 pub(crate) fn guard_timeout(what: &str, timeout: Duration) -> Error {
     Error::new(
         ErrorKind::Timeout,
@@ -157,8 +173,11 @@ impl Lock {
     ///
     /// [`ErrorKind::InvalidState`] when this thread already holds it (waiting would be
     /// for ever).
+    ///
+    /// [`ErrorKind::Interrupted`](crate::ErrorKind) when interrupted (the notebook's stop
+    /// button, see [`crate::interrupt`]).
     pub fn acquire(&self) -> Result<LockGuard<'_>> {
-        Ok(self.guard(self.mutex.lock(None)?))
+        Ok(self.guard(acquire_interruptibly(&self.mutex)?))
     }
 
     /// Like [`acquire`](Self::acquire), waiting at most `timeout` (Python's

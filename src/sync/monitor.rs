@@ -4,12 +4,15 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::Result;
 use crate::sys::{RawCondvar, RawMutex, SharedRegion};
 
 const FIELDS: usize = 128;
+
+/// How long a wait sleeps before looking for an interrupt.
+const SLICE: Duration = Duration::from_millis(50);
 
 #[derive(Clone, Debug)]
 pub(crate) struct Monitor {
@@ -64,8 +67,28 @@ impl Monitor {
     }
 
     /// Waits for a notification until `deadline`. True when the deadline passed.
-    pub(crate) fn wait(&self, _held: &Held<'_>, deadline: Option<Instant>) -> Result<bool> {
-        self.cond.wait(&self.mutex, deadline)
+    ///
+    /// The wait is cut in slices so that an interrupt after `epoch` (the notebook's stop
+    /// button, see [`crate::interrupt`]) ends it with an `Interrupted` error; between
+    /// slices it returns `Ok(false)` like a spurious wake-up, and callers check again.
+    pub(crate) fn wait(
+        &self,
+        _held: &Held<'_>,
+        deadline: Option<Instant>,
+        epoch: u64,
+    ) -> Result<bool> {
+        let slice = Instant::now() + SLICE;
+        let until = deadline.map_or(slice, |d| d.min(slice));
+        if !self.cond.wait(&self.mutex, Some(until))? {
+            return Ok(false);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(true);
+        }
+        if crate::interrupt::happened_since(epoch) {
+            return Err(crate::interrupt::error());
+        }
+        Ok(false)
     }
 
     pub(crate) fn notify_all(&self) {

@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
-use super::lock::{guard_timeout, mutex_in_new_region};
+use super::lock::{acquire_interruptibly, guard_timeout, mutex_in_new_region};
 use crate::Result;
 use crate::sys::{RawMutex, Relock};
 
@@ -120,8 +120,11 @@ impl RLock {
     /// # Errors
     ///
     /// [`ErrorKind::Os`](crate::ErrorKind) if the system refuses (too many nested levels).
+    ///
+    /// [`ErrorKind::Interrupted`](crate::ErrorKind) when interrupted (the notebook's stop
+    /// button, see [`crate::interrupt`]).
     pub fn acquire(&self) -> Result<RLockGuard<'_>> {
-        Ok(self.guard(self.mutex.lock(None)?))
+        Ok(self.guard(acquire_interruptibly(&self.mutex)?))
     }
 
     /// Like [`acquire`](Self::acquire), waiting at most `timeout`.

@@ -120,6 +120,9 @@ impl Semaphore {
     /// # Errors
     ///
     /// [`ErrorKind::Os`] if the shared lock fails.
+    ///
+    /// [`ErrorKind::Interrupted`](crate::ErrorKind) when interrupted (the notebook's stop
+    /// button, see [`crate::interrupt`]).
     pub fn acquire(&self) -> Result<SemaphoreGuard<'_>> {
         self.acquire_until(None)
     }
@@ -171,6 +174,7 @@ impl Semaphore {
     }
 
     fn acquire_until(&self, deadline: Option<Instant>) -> Result<SemaphoreGuard<'_>> {
+        let epoch = crate::interrupt::epoch();
         let held = self.monitor.lock()?;
         loop {
             let v = self.monitor.get(&held, VALUE);
@@ -178,7 +182,7 @@ impl Semaphore {
                 self.monitor.set(&held, VALUE, v - 1);
                 return Ok(SemaphoreGuard { sem: self });
             }
-            if self.monitor.wait(&held, deadline)? {
+            if self.monitor.wait(&held, deadline, epoch)? {
                 return Err(Error::new(
                     ErrorKind::Timeout,
                     "no place of the semaphore became free before the timeout",
