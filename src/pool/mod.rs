@@ -3,6 +3,7 @@
 mod async_result;
 mod builder;
 mod imap;
+mod process_engine;
 mod process_imap;
 mod processes;
 mod threads;
