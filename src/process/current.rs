@@ -1,13 +1,16 @@
 //! `current_process()`: the name and PID of the process running the code.
 
-use std::sync::Mutex;
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// The name every program starts with, as in Python.
 pub(crate) const MAIN_PROCESS_NAME: &str = "MainProcess";
 
-/// The current process's name. `None` means "MainProcess"; a forked child sets its own
-/// right after `fork` (see `set_current_name`), before it runs any user code.
-static CURRENT_NAME: Mutex<Option<String>> = Mutex::new(None);
+/// The current process's name; null means "MainProcess". A forked child sets its own right
+/// after `fork` (see `set_current_name`), before it runs any user code. An atomic, not a
+/// mutex: a mutex copied by `fork` while another thread held it would stay locked forever
+/// in the child.
+static CURRENT_NAME: AtomicPtr<String> = AtomicPtr::new(ptr::null_mut());
 
 /// Who is running this code: the process's name and PID.
 ///
@@ -67,9 +70,7 @@ impl ProcessInfo {
 /// assert_eq!(me.pid(), std::process::id());
 /// ```
 pub fn current_process() -> ProcessInfo {
-    let name = lock_name()
-        .clone()
-        .unwrap_or_else(|| MAIN_PROCESS_NAME.to_owned());
+    let name = current_name().unwrap_or(MAIN_PROCESS_NAME).to_owned();
     ProcessInfo {
         name,
         pid: std::process::id(),
@@ -77,14 +78,15 @@ pub fn current_process() -> ProcessInfo {
 }
 
 /// Names the current process. Called in a forked child before user code runs.
-#[allow(dead_code)] // used by the process backend
 pub(crate) fn set_current_name(name: &str) {
-    *lock_name() = Some(name.to_owned());
+    // The previous name (one per fork, a few bytes) is leaked: a reader on another thread
+    // may still hold it, and names are never freed.
+    let fresh: *mut String = Box::leak(Box::new(name.to_owned()));
+    CURRENT_NAME.store(fresh, Ordering::Release);
 }
 
-fn lock_name() -> std::sync::MutexGuard<'static, Option<String>> {
-    // A panic while holding this lock cannot leave the Option half-written.
-    CURRENT_NAME
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+fn current_name() -> Option<&'static str> {
+    let name = CURRENT_NAME.load(Ordering::Acquire);
+    // SAFETY: non-null values stored here come from `Box::leak` and are never freed.
+    (!name.is_null()).then(|| unsafe { (*name).as_str() })
 }
