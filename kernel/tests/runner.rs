@@ -3,9 +3,11 @@
 
 mod common;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Output, Stdio};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use common::{TempDir, kernel_command};
 use serde_json::{Value, json};
@@ -13,6 +15,9 @@ use serde_json::{Value, json};
 /// Runs one at a time: each run starts an engine, and parallel engines would each need a
 /// build directory of their own (cold builds).
 static SERIAL: Mutex<()> = Mutex::new(());
+
+/// A bound on one run (a cold build cache compiles paralelo first), not a speed check.
+const RUN_TIMEOUT: Duration = Duration::from_secs(900);
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -24,12 +29,44 @@ fn fixture(name: &str) -> PathBuf {
 fn run(args: &[&Path], flags: &[&str]) -> (Output, String, String) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let home = TempDir::new("runner");
-    let output = kernel_command(&home.0)
+    let mut child = kernel_command(&home.0)
         .arg("run")
         .args(args)
         .args(flags)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("running paralelo-kernel");
+    // Read both pipes on threads so a chatty run cannot block; bound the wait so a hung
+    // run fails the test instead of hanging it.
+    let mut out_pipe = child.stdout.take().unwrap();
+    let mut err_pipe = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = out_pipe.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err_pipe.read_to_end(&mut buf);
+        buf
+    });
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("paralelo-kernel run did not finish within {RUN_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let output = Output {
+        status,
+        stdout: out_reader.join().unwrap(),
+        stderr: err_reader.join().unwrap(),
+    };
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     (output, stdout, stderr)
