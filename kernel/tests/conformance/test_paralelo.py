@@ -3,9 +3,18 @@
 import unittest
 
 import jupyter_kernel_test as jkt
+from jupyter_client.manager import start_new_kernel
 
 
 class ParaleloKernelTests(jkt.KernelTests):
+    @classmethod
+    def setUpClass(cls) -> None:
+        # The suite gives each request 15 s; the first cell of a new kernel may wait for
+        # evcxr to start (longer on a slow or busy machine), so run one cell first.
+        cls.km, cls.kc = start_new_kernel(kernel_name=cls.kernel_name, startup_timeout=300)
+        reply = cls.kc.execute_interactive("1 + 1", timeout=600, output_hook=lambda msg: None)
+        assert reply["content"]["status"] == "ok", reply
+
     kernel_name = "paralelo"
     language_name = "rust"
     file_extension = ".rs"
