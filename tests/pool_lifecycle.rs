@@ -125,3 +125,19 @@ fn apply_blocks_and_apply_async_overlaps() {
     release.send(()).unwrap();
     background.get().unwrap();
 }
+
+#[test]
+fn apply_nests_inside_tasks_of_its_own_pool_and_of_another() {
+    // `apply` waits in a rayon scope: from a worker that wait must keep stealing work
+    // instead of blocking, or a one-worker pool would deadlock on itself.
+    let inner = Pool::new(1).unwrap();
+    let outer = Pool::new(1).unwrap();
+    let nested = inner.apply(|| inner.apply(|| 6 * 7).unwrap()).unwrap();
+    assert_eq!(nested, 42);
+    let across = outer
+        .apply(|| inner.apply(|| "otra piscina").unwrap())
+        .unwrap();
+    assert_eq!(across, "otra piscina");
+    let borrowed = vec![1, 2, 3];
+    assert_eq!(outer.apply(|| borrowed.iter().sum::<i32>()).unwrap(), 6);
+}

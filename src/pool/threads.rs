@@ -6,7 +6,8 @@
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -18,6 +19,10 @@ use super::imap::{Imap, ImapUnordered};
 use crate::interrupt::{self, Checked};
 use crate::par::catch_panic;
 use crate::{Error, ErrorKind, Result, StarFn};
+
+/// How long `apply` spins for its value before sleeping: long enough for a short task on an
+/// awake worker, short enough that a long task wastes nothing noticeable.
+const APPLY_SPIN: Duration = Duration::from_micros(50);
 
 /// The default backend of [`Pool`]: worker threads of this process.
 ///
@@ -458,12 +463,29 @@ impl Pool<Threads> {
     {
         let _busy = self.backend.busy()?;
         let epoch = interrupt::epoch();
-        self.backend.rayon.install(|| {
-            catch_panic(|| {
-                interrupt::check(epoch); // skipped when interrupted while queued
-                f()
-            })
-        })
+        // `Mutex`, not `OnceLock`: `R` need only be `Send`.
+        let outcome = Mutex::new(None);
+        let done = AtomicBool::new(false);
+        // A scope rather than `install`: `install` puts the caller to sleep at once, and
+        // waking it costs more than a short task. Here the caller spins a few µs for the
+        // value and only then sleeps in the scope's wait, which returns at once when the
+        // task is already done. The scope lets `f` borrow, as with `install`.
+        self.backend.rayon.in_place_scope(|scope| {
+            scope.spawn(|_| {
+                let value = catch_panic(|| {
+                    interrupt::check(epoch); // skipped when interrupted while queued
+                    f()
+                });
+                *outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
+                done.store(true, Ordering::Release);
+            });
+            let spin_until = Instant::now() + APPLY_SPIN;
+            while !done.load(Ordering::Acquire) && Instant::now() < spin_until {
+                std::hint::spin_loop();
+            }
+        });
+        let value = outcome.into_inner().unwrap_or_else(PoisonError::into_inner);
+        value.expect("the scope waits for its task")
     }
 
     /// Queues `f` and returns at once with an [`AsyncResult`] for its value
