@@ -40,18 +40,33 @@ fn factorial(x: u64) -> BigUint {
     f * packed
 }
 
-/// Median wall time of `repeat` runs of `work` (after one warm-up run).
-fn median<R>(repeat: usize, mut work: impl FnMut() -> R) -> Duration {
-    std::hint::black_box(work());
-    let mut runs: Vec<Duration> = (0..repeat)
-        .map(|_| {
-            let start = Instant::now();
-            std::hint::black_box(work());
-            start.elapsed()
-        })
-        .collect();
-    runs.sort();
-    runs[runs.len() / 2]
+/// Median wall times of each variant, measured in blocks that take turns (a a a, b b b,
+/// c c c, a a a, …) so that a machine that slows down mid-run skews every variant alike.
+/// Each block starts after a pause and an untimed run: the pause lets the previous
+/// variant's pool threads, which spin a while after their work, fall asleep instead of
+/// competing for the 2 CPUs, and the first run warms the next variant's pool.
+fn medians<R, const N: usize>(
+    blocks: usize,
+    per_block: usize,
+    mut work: [Box<dyn FnMut() -> R + '_>; N],
+) -> [Duration; N] {
+    let mut runs = [(); N].map(|()| Vec::with_capacity(blocks * per_block));
+    for _ in 0..blocks {
+        for (variant, runs) in work.iter_mut().zip(&mut runs) {
+            std::thread::sleep(Duration::from_millis(20));
+            drop(std::hint::black_box(variant()));
+            for _ in 0..per_block {
+                let start = Instant::now();
+                let out = variant();
+                runs.push(start.elapsed());
+                drop(std::hint::black_box(out));
+            }
+        }
+    }
+    runs.map(|mut runs| {
+        runs.sort();
+        runs[runs.len() / 2]
+    })
 }
 
 /// CPython's figures for the same workloads, if python3 is here.
@@ -139,12 +154,17 @@ fn main() -> paralelo::Result<()> {
     let mut report = Report::new();
 
     // 1. One million cheap items.
-    let rayon_sq = median(51, || {
-        squares.par_iter().map(|x| x * x).collect::<Vec<u64>>()
-    });
-    let par_sq = median(51, || par_map(|x: &u64| x * x, &squares));
-    let pool_sq = median(51, || pool.map(|x: &u64| x * x, &squares));
-    let seq_sq = median(51, || squares.iter().map(|x| x * x).collect::<Vec<u64>>());
+    // One block each: cheap memory-bound runs lose more to switching than to drift.
+    let [rayon_sq, par_sq, pool_sq, seq_sq] = medians(
+        1,
+        51,
+        [
+            Box::new(|| squares.par_iter().map(|x| x * x).collect::<Vec<u64>>()),
+            Box::new(|| par_map(|x: &u64| x * x, &squares).unwrap()),
+            Box::new(|| pool.map(|x: &u64| x * x, &squares).unwrap()),
+            Box::new(|| squares.iter().map(|x| x * x).collect::<Vec<u64>>()),
+        ],
+    );
     report.compare(
         "par_map, 1M × (x*x)",
         par_sq,
@@ -170,19 +190,29 @@ fn main() -> paralelo::Result<()> {
 
     // 2. factorial(1000..2000) on big integers.
     assert_eq!(factorial(1500), factorial_naive(1500));
-    let seq_naive = median(7, || {
-        (1000..2000u64).map(factorial_naive).collect::<Vec<_>>()
-    });
-    let pool_naive = median(7, || pool.map(factorial_naive, 1000..2000u64));
-    let seq_f = median(7, || (1000..2000u64).map(factorial).collect::<Vec<_>>());
-    let rayon_f = median(7, || {
-        (1000..2000u64)
-            .into_par_iter()
-            .map(factorial)
-            .collect::<Vec<_>>()
-    });
-    let par_f = median(7, || par_map(factorial, 1000..2000u64));
-    let pool_f = median(7, || pool.map(factorial, 1000..2000u64));
+    let [seq_naive, pool_naive] = medians(
+        3,
+        3,
+        [
+            Box::new(|| (1000..2000u64).map(factorial_naive).collect::<Vec<_>>()),
+            Box::new(|| pool.map(factorial_naive, 1000..2000u64).unwrap()),
+        ],
+    );
+    let [seq_f, rayon_f, par_f, pool_f] = medians(
+        5,
+        3,
+        [
+            Box::new(|| (1000..2000u64).map(factorial).collect::<Vec<_>>()),
+            Box::new(|| {
+                (1000..2000u64)
+                    .into_par_iter()
+                    .map(factorial)
+                    .collect::<Vec<_>>()
+            }),
+            Box::new(|| par_map(factorial, 1000..2000u64).unwrap()),
+            Box::new(|| pool.map(factorial, 1000..2000u64).unwrap()),
+        ],
+    );
     report.compare(
         "par_map, factorial(1000..2000)",
         par_f,
