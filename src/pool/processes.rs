@@ -16,6 +16,7 @@ use super::async_result::{AsyncResult, Slot};
 use super::builder::{Initializer, PoolBuilder};
 use super::process_engine::{EncodeAsComputed, Engine, encode};
 use super::process_imap::ProcessImap;
+use super::process_workers::Crew;
 use crate::process::children::{ChildTask, Children, Runner};
 use crate::{Error, ErrorKind, Result, StarFn};
 
@@ -53,6 +54,7 @@ pub struct Processes {
     chunksize: Option<usize>,
     initializer: Option<Initializer>,
     children: Arc<Children>,
+    crew: Arc<Crew>,
     inner: Arc<Inner>,
     runners: Mutex<Vec<JoinHandle<()>>>,
     owner_pid: u32,
@@ -193,11 +195,13 @@ impl Processes {
                 })?;
             runners.push(handle);
         }
+        let children = Arc::new(Children::default());
         Ok(Processes {
             workers,
             chunksize,
             initializer: options.initializer.clone(),
-            children: Arc::new(Children::default()),
+            crew: Arc::new(Crew::new(workers, children.clone())),
+            children,
             inner,
             runners: Mutex::new(runners),
             owner_pid: std::process::id(),
@@ -244,6 +248,7 @@ impl Processes {
             chunksize: self.chunksize,
             initializer: self.initializer.clone(),
             children: self.children.clone(),
+            crew: self.crew.clone(),
         }
     }
 }
@@ -720,6 +725,7 @@ impl Pool<Processes> {
             book.queue.drain(..).collect()
         };
         self.backend.children.terminate();
+        self.backend.crew.terminate();
         let n = queued.len();
         for job in queued {
             (job.cancel)(Error::new(
@@ -780,6 +786,19 @@ impl Pool<Processes> {
         Ok(self.backend.inner.wait_idle(Some(Instant::now() + timeout)))
     }
 
+    /// How many tasks ran on the pool's persistent workers (the fast path of
+    /// [`apply`](Self::apply)) so far. For tests and benchmarks.
+    #[doc(hidden)]
+    pub fn fast_path_runs(&self) -> u64 {
+        self.backend.crew.fast_runs()
+    }
+
+    /// The PIDs of the pool's persistent workers alive now. For tests.
+    #[doc(hidden)]
+    pub fn persistent_worker_pids(&self) -> Vec<u32> {
+        self.backend.crew.pids()
+    }
+
     fn check_joinable(&self) -> Result<()> {
         self.backend.check_owner()?;
         if self.backend.inner.book().phase == Phase::Running {
@@ -814,6 +833,7 @@ impl Drop for Processes {
         for runner in runners {
             let _ = runner.join();
         }
+        self.crew.shutdown();
     }
 }
 

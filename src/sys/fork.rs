@@ -134,10 +134,15 @@ fn forker() -> Result<&'static Forker> {
 /// Flushes stdout and stderr and ends this process at once with `code`, running no
 /// destructors and no `atexit` handlers (they belong to the parent's program).
 pub(crate) fn exit_now(code: i32) -> ! {
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
+    flush_output();
     // SAFETY: `_exit` ends the process; it is always safe to call.
     unsafe { libc::_exit(code) }
+}
+
+/// Flushes stdout and stderr, ignoring errors (a closed terminal is not the task's fault).
+pub(crate) fn flush_output() {
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
 }
 
 /// Sends `signal` to process `pid`. A process that is already gone is not an error.
