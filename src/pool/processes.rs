@@ -20,7 +20,7 @@ use super::process_workers::Crew;
 use crate::process::children::{ChildTask, Children, Runner};
 use crate::{Error, ErrorKind, Result, StarFn};
 
-/// The process backend of [`Pool`]: each task runs in a child process forked for it.
+/// The process backend of [`Pool`]: tasks run in child processes.
 ///
 /// Select it with [`Pool::processes`] or [`PoolBuilder::build_processes`]. The methods are
 /// the thread pool's; what differs:
@@ -28,14 +28,23 @@ use crate::{Error, ErrorKind, Result, StarFn};
 /// - The function and the items reach the child through `fork` (nothing is encoded on the
 ///   way in, closures may capture anything); the **results** come back encoded with serde,
 ///   so they must be `Serialize + DeserializeOwned`.
+/// - [`apply`](Pool::apply) and [`apply_async`](Pool::apply_async) of a **stateless** task
+///   (a function item, or a closure that captures nothing) run on one of at most
+///   `workers` persistent worker processes, forked on first use: a round trip of a few
+///   microseconds instead of a fork. Like Python's workers, such a worker keeps its memory
+///   from one task to the next, and has the code that was loaded when it was forked: a
+///   task whose code came later (a later notebook cell) gets a fresh worker. Capturing
+///   closures, `map`, `imap`, and pools with an initializer or pinned cores fork a process
+///   per task (per chunk). The same errors come back either way.
 /// - A task that crashes its process — `panic`, `std::process::exit`, `abort`, `SIGSEGV`,
 ///   a `SIGKILL` from outside — fails with an [`ErrorKind::WorkerDied`] error naming the
 ///   exit code or signal; the other tasks run on, in fresh processes. No call waits on a
 ///   dead worker.
-/// - Each task (for `map`: each chunk) gets a fresh process, forked from the caller: what
-///   one task changes in its memory, the next does not see, and the initializer runs in
-///   every one of them before its task.
-/// - [`terminate`](Pool::terminate) stops running tasks too (`SIGTERM`), as in Python.
+/// - Every other task (for `map`: each chunk) gets a fresh process, forked from the
+///   caller: what one task changes in its memory, the next does not see, and the
+///   initializer runs in every one of them before its task.
+/// - [`terminate`](Pool::terminate) stops running tasks too (`SIGTERM`; persistent
+///   workers `SIGKILL`), as in Python. Dropping the pool stops and reaps its workers.
 ///
 /// # Examples
 ///
@@ -431,6 +440,9 @@ impl Pool<Processes> {
     }
 
     /// Runs `f` in a child process and waits for its value (Python's `apply`).
+    ///
+    /// A stateless `f` (a function item, or a closure that captures nothing) runs on a
+    /// persistent worker (see [`Processes`]); any other closure in a process forked for it.
     ///
     /// # Examples
     ///
