@@ -39,6 +39,8 @@ const DATA: usize = 64;
 const SIZE: usize = 64 * 1024;
 const CAPACITY: usize = SIZE - DATA;
 
+/// Spins before the waiting side starts yielding its CPU at each check.
+const PURE_SPINS: u32 = 256;
 /// How long the worker spins for its next call before sleeping.
 const WORKER_SPIN: Duration = Duration::from_micros(50);
 /// How long the worker sleeps at a time before checking that its parent lives.
@@ -104,10 +106,16 @@ impl TaskSlot {
                 return Some(s);
             }
             i = i.wrapping_add(1);
-            if i % 64 == 0 && start.elapsed() >= spin {
+            if i % 16 == 0 && start.elapsed() >= spin {
                 break;
             }
-            std::hint::spin_loop();
+            if i < PURE_SPINS {
+                std::hint::spin_loop();
+            } else {
+                // The other side may be waiting for this very CPU (a busy machine, or one
+                // core): let it run rather than burn the rest of the window.
+                std::thread::yield_now();
+            }
         }
         self.sleepers().fetch_add(1, Ordering::SeqCst);
         let found = loop {
