@@ -21,14 +21,26 @@ pub(crate) fn fork_run(name: &str, task: impl FnOnce() -> i32) -> Result<Pid> {
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
     let parent = std::process::id();
+    // Queues count the child as a holder (see `ipc::holders`); this also keeps their
+    // registry's lock in this thread across the fork.
+    let holders = crate::ipc::holders::prepare_fork();
     // SAFETY: the child only runs code that is sound after a fork from a multi-threaded
     // process: it resets the crate's per-process state, runs the task (user code that was
     // written to run in this child) and leaves with `_exit`, without returning into the
     // caller or running the parent's destructors. glibc's malloc is fork-safe.
     match unsafe { nix::unistd::fork() } {
-        Err(errno) => Err(Error::os("fork", errno)),
-        Ok(ForkResult::Parent { child }) => Ok(child),
-        Ok(ForkResult::Child) => child_main(parent, name, task),
+        Err(errno) => {
+            holders.parent(None);
+            Err(Error::os("fork", errno))
+        }
+        Ok(ForkResult::Parent { child }) => {
+            holders.parent(Some(child.as_raw() as u32));
+            Ok(child)
+        }
+        Ok(ForkResult::Child) => {
+            holders.child();
+            child_main(parent, name, task)
+        }
     }
 }
 
