@@ -251,3 +251,21 @@ fn concurrent_callers_share_the_workers_or_fork() {
         assert!(pool.fast_path_runs() > 0);
     });
 }
+
+#[test]
+fn a_persistent_worker_does_not_keep_a_pipe_open() {
+    in_child(60, || {
+        let (reader, writer) = Pipe::<u8>::one_way().unwrap();
+        let pool = Pool::processes(1).unwrap();
+        // The worker is forked while both ends of the pipe are open here.
+        pool.apply(|| 1u8).unwrap();
+        let p = Process::new(move || writer.send(1).unwrap());
+        p.start().unwrap();
+        p.join().unwrap();
+        assert_eq!(reader.recv().unwrap(), 1);
+        // The writer's only process has exited: end of file, though the worker lives.
+        let err = reader.recv_timeout(Duration::from_secs(10)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Disconnected, "{err}");
+        assert_eq!(pool.persistent_worker_pids().len(), 1);
+    });
+}

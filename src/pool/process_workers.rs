@@ -266,7 +266,12 @@ impl Crew {
         // caller's thread, and PR_SET_PDEATHSIG fires when the forking thread ends.
         let pid = sys::fork_run_detached(
             &format!("ForkPoolWorker-{n}"),
-            Box::new(move || served.serve(parent)),
+            Box::new(move || {
+                // Copies of the parent's sockets here would delay their end of file (a
+                // dead Pipe writer) for as long as the worker lives.
+                sys::close_inherited_fds();
+                served.serve(parent)
+            }),
         )?;
         Ok(Worker {
             slot,

@@ -33,7 +33,8 @@ use crate::{Error, ErrorKind, Result, StarFn};
 ///   `workers` persistent worker processes, forked on first use: a round trip of a few
 ///   microseconds instead of a fork. Like Python's workers, such a worker keeps its memory
 ///   from one task to the next, and has the code that was loaded when it was forked: a
-///   task whose code came later (a later notebook cell) gets a fresh worker. Capturing
+///   task whose code came later (a later notebook cell) gets a fresh worker. A worker
+///   keeps only stdin, stdout and stderr of the files its parent had open. Capturing
 ///   closures, `map`, `imap`, and pools with an initializer or pinned cores fork a process
 ///   per task (per chunk). The same errors come back either way.
 /// - A task that crashes its process — `panic`, `std::process::exit`, `abort`, `SIGSEGV`,

@@ -151,6 +151,33 @@ pub(crate) fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// Closes every descriptor above stderr that this process inherited. For a long-lived
+/// forked worker: a copy of a socket's end kept open here would delay the end of file its
+/// peer waits for (a `Pipe`'s dead writer) for as long as the worker lives.
+pub(crate) fn close_inherited_fds() {
+    // SAFETY: close_range only closes descriptors; it is called in a freshly forked
+    // single-threaded child that holds no `OwnedFd` it will use or drop afterwards.
+    let done = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) } == 0;
+    if done {
+        return;
+    }
+    // Kernels before 5.9: close what /proc lists.
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .filter(|&fd| fd > 2)
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in fds {
+        // SAFETY: as above; the directory's own descriptor is already closed, and closing
+        // a number that is not open only fails with EBADF.
+        unsafe {
+            libc::close(fd);
+        }
+    }
+}
+
 /// Flushes stdout and stderr, ignoring errors (a closed terminal is not the task's fault).
 pub(crate) fn flush_output() {
     let _ = std::io::stdout().flush();
