@@ -269,3 +269,20 @@ fn a_persistent_worker_does_not_keep_a_pipe_open() {
         assert_eq!(pool.persistent_worker_pids().len(), 1);
     });
 }
+
+#[test]
+fn an_interrupt_stops_a_task_on_a_persistent_worker() {
+    in_child(60, || {
+        let pool = Pool::processes(1).unwrap();
+        let worker = pool.apply(std::process::id).unwrap();
+        std::thread::spawn(|| {
+            std::thread::sleep(Duration::from_millis(200));
+            paralelo::interrupt::interrupt();
+        });
+        let err = pool.apply(sleep_long).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Interrupted, "{err}");
+        // The worker was stopped and reaped; a fresh one takes the next task.
+        assert!(gone(worker), "the interrupted worker is reaped");
+        assert_ne!(pool.apply(std::process::id).unwrap(), worker);
+    });
+}
