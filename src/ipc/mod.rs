@@ -4,6 +4,7 @@
 pub(crate) mod codec;
 mod connection;
 mod frame_socket;
+pub(crate) mod holders;
 mod joinable_queue;
 mod parts;
 mod pipe;

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::ring::Ring;
-use crate::Result;
 use crate::sys::{RawMutex, Relock, SharedRegion};
+use crate::{Error, ErrorKind, Result};
 
 const WHOLE: u8 = 0;
 const FIRST: u8 = 1;
@@ -93,8 +93,15 @@ pub(crate) fn put(
 }
 
 /// Takes one item, waiting for its first part until `deadline`; once an item has begun,
-/// its remaining parts are waited for as long as its writer lives.
-pub(crate) fn get(ring: &Ring, locks: &PartLocks, deadline: Option<Instant>) -> Result<Vec<u8>> {
+/// its remaining parts are waited for as long as its writer lives. Without a deadline,
+/// the wait for a first part ends with `Disconnected` once `nobody_else()` says no one
+/// else can put any more.
+pub(crate) fn get(
+    ring: &Ring,
+    locks: &PartLocks,
+    deadline: Option<Instant>,
+    nobody_else: &dyn Fn() -> bool,
+) -> Result<Vec<u8>> {
     let relock = locks.reader.lock(deadline)?;
     let _held = Held(&locks.reader);
     // A reader died assembling an item: skip the rest of that item.
@@ -102,7 +109,7 @@ pub(crate) fn get(ring: &Ring, locks: &PartLocks, deadline: Option<Instant>) -> 
     let mut item: Option<Vec<u8>> = None;
     loop {
         let message = match &item {
-            None => pop_interruptibly(ring, deadline)?,
+            None => pop_interruptibly(ring, deadline, nobody_else)?,
             Some(_) => match ring.pop(Some(Instant::now() + CHECK_EVERY)) {
                 Err(e) if e.is_timeout() => {
                     if writer_died(ring, locks) {
@@ -137,8 +144,13 @@ pub(crate) fn get(ring: &Ring, locks: &PartLocks, deadline: Option<Instant>) -> 
 }
 
 /// [`Ring::pop`], in slices, so that a wait without deadline still ends on an interrupt
-/// (the notebook's stop button, see [`crate::interrupt`]).
-fn pop_interruptibly(ring: &Ring, deadline: Option<Instant>) -> Result<Vec<u8>> {
+/// (the notebook's stop button, see [`crate::interrupt`]) or when `nobody_else()` says
+/// that no other holder of the queue is left.
+fn pop_interruptibly(
+    ring: &Ring,
+    deadline: Option<Instant>,
+    nobody_else: &dyn Fn() -> bool,
+) -> Result<Vec<u8>> {
     let epoch = crate::interrupt::epoch();
     loop {
         let slice = Instant::now() + CHECK_EVERY;
@@ -149,6 +161,13 @@ fn pop_interruptibly(ring: &Ring, deadline: Option<Instant>) -> Result<Vec<u8>> 
                 }
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     return Err(e);
+                }
+                if deadline.is_none() && nobody_else() && ring.len().is_ok_and(|n| n == 0) {
+                    return Err(Error::new(
+                        ErrorKind::Disconnected,
+                        "the queue is empty and every other process that held it has \
+                         exited: nothing more can arrive (Python would wait for ever here)",
+                    ));
                 }
             }
             other => return other,

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::codec;
+use super::holders::Holders;
 use super::parts::{self, PartLocks};
 use super::ring::{DEFAULT_BYTES, Ring};
 use crate::Result;
@@ -42,6 +43,7 @@ use crate::Result;
 pub struct Queue<T> {
     pub(crate) ring: Ring,
     locks: PartLocks,
+    holders: Holders,
     _type: PhantomData<fn(T) -> T>,
 }
 
@@ -50,6 +52,7 @@ impl<T> Clone for Queue<T> {
         Queue {
             ring: self.ring.clone(),
             locks: self.locks.clone(),
+            holders: self.holders.clone(),
             _type: PhantomData,
         }
     }
@@ -122,6 +125,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         Ok(Queue {
             ring: Ring::new(maxsize, bytes)?,
             locks: PartLocks::new()?,
+            holders: Holders::new()?,
             _type: PhantomData,
         })
     }
@@ -138,7 +142,13 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     fn get_until(&self, deadline: Option<Instant>) -> Result<T> {
-        codec::decode(&parts::get(&self.ring, &self.locks, deadline)?)
+        let nobody_else = || self.holders.others_gone();
+        codec::decode(&parts::get(
+            &self.ring,
+            &self.locks,
+            deadline,
+            &nobody_else,
+        )?)
     }
 
     /// Puts `item` at the end, waiting while the queue is full (Python's `put`).
@@ -187,6 +197,16 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
     /// Takes the first item, waiting until there is one (Python's `get`).
     ///
+    /// Unlike Python's, it does not wait for ever on a queue that nobody can fill any
+    /// more: once the queue was shared with another process, when it is empty, this
+    /// process holds no other handle of it (a clone a thread could put with), and every
+    /// other process that held it has exited, it returns a `Disconnected` error (end of
+    /// file). The processes that hold a queue are the one that made it and every process
+    /// paralelo forked while the queue existed there (`Process`, pool tasks and workers).
+    /// Checked every 50 ms while waiting; whatever is uncertain (a process forked by
+    /// other means, more than 1,000 holders at once) keeps it waiting. A handle shared by
+    /// reference (`&Queue`, `Arc<Queue>`) counts once: give each thread that puts a clone.
+    ///
     /// # Examples
     ///
     /// ```
@@ -201,7 +221,8 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Disconnected`](crate::ErrorKind) when the queue is closed and empty;
+    /// [`ErrorKind::Disconnected`](crate::ErrorKind) when the queue is closed and empty, or
+    /// empty with every other holder gone;
     /// [`ErrorKind::Serialization`](crate::ErrorKind) when an item does not decode.
     ///
     /// [`ErrorKind::Interrupted`](crate::ErrorKind) when interrupted (the notebook's stop

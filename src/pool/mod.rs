@@ -5,6 +5,7 @@ mod builder;
 mod imap;
 mod process_engine;
 mod process_imap;
+mod process_workers;
 mod processes;
 mod threads;
 

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::builder::Initializer;
+use super::process_workers::Crew;
 use crate::ipc::codec;
 use crate::process::children::{ChildTask, Children, run_tasks, run_tasks_with};
 use crate::{Error, ErrorKind, Result};
@@ -20,6 +21,8 @@ pub(super) struct Engine {
     pub(super) chunksize: Option<usize>,
     pub(super) initializer: Option<Initializer>,
     pub(super) children: Arc<Children>,
+    /// Persistent workers for stateless `apply` tasks.
+    pub(super) crew: Arc<Crew>,
 }
 
 pub(super) fn encode<R: Serialize>(value: &R) -> std::result::Result<Vec<u8>, String> {
@@ -138,6 +141,16 @@ impl Engine {
         F: FnOnce() -> R,
         R: Serialize + DeserializeOwned,
     {
+        // A pool with an initializer or pinned cores keeps its documented per-task
+        // processes (the initializer before each task, each task's core in turn).
+        let f = if self.initializer.is_none() && !self.children.is_pinned() {
+            match self.crew.try_apply(f) {
+                Ok(outcome) => return outcome,
+                Err(f) => f,
+            }
+        } else {
+            f
+        };
         let init = self.initializer.clone();
         let task: ChildTask<'_> = Box::new(move || {
             if let Some(init) = init {

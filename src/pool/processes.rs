@@ -16,10 +16,11 @@ use super::async_result::{AsyncResult, Slot};
 use super::builder::{Initializer, PoolBuilder};
 use super::process_engine::{EncodeAsComputed, Engine, encode};
 use super::process_imap::ProcessImap;
+use super::process_workers::Crew;
 use crate::process::children::{ChildTask, Children, Runner};
 use crate::{Error, ErrorKind, Result, StarFn};
 
-/// The process backend of [`Pool`]: each task runs in a child process forked for it.
+/// The process backend of [`Pool`]: tasks run in child processes.
 ///
 /// Select it with [`Pool::processes`] or [`PoolBuilder::build_processes`]. The methods are
 /// the thread pool's; what differs:
@@ -27,14 +28,24 @@ use crate::{Error, ErrorKind, Result, StarFn};
 /// - The function and the items reach the child through `fork` (nothing is encoded on the
 ///   way in, closures may capture anything); the **results** come back encoded with serde,
 ///   so they must be `Serialize + DeserializeOwned`.
+/// - [`apply`](Pool::apply) and [`apply_async`](Pool::apply_async) of a **stateless** task
+///   (a function item, or a closure that captures nothing) run on one of at most
+///   `workers` persistent worker processes, forked on first use: a round trip of a few
+///   microseconds instead of a fork. Like Python's workers, such a worker keeps its memory
+///   from one task to the next, and has the code that was loaded when it was forked: a
+///   task whose code came later (a later notebook cell) gets a fresh worker. A worker
+///   keeps only stdin, stdout and stderr of the files its parent had open. Capturing
+///   closures, `map`, `imap`, and pools with an initializer or pinned cores fork a process
+///   per task (per chunk). The same errors come back either way.
 /// - A task that crashes its process — `panic`, `std::process::exit`, `abort`, `SIGSEGV`,
 ///   a `SIGKILL` from outside — fails with an [`ErrorKind::WorkerDied`] error naming the
 ///   exit code or signal; the other tasks run on, in fresh processes. No call waits on a
 ///   dead worker.
-/// - Each task (for `map`: each chunk) gets a fresh process, forked from the caller: what
-///   one task changes in its memory, the next does not see, and the initializer runs in
-///   every one of them before its task.
-/// - [`terminate`](Pool::terminate) stops running tasks too (`SIGTERM`), as in Python.
+/// - Every other task (for `map`: each chunk) gets a fresh process, forked from the
+///   caller: what one task changes in its memory, the next does not see, and the
+///   initializer runs in every one of them before its task.
+/// - [`terminate`](Pool::terminate) stops running tasks too (`SIGTERM`; persistent
+///   workers `SIGKILL`), as in Python. Dropping the pool stops and reaps its workers.
 ///
 /// # Examples
 ///
@@ -53,6 +64,7 @@ pub struct Processes {
     chunksize: Option<usize>,
     initializer: Option<Initializer>,
     children: Arc<Children>,
+    crew: Arc<Crew>,
     inner: Arc<Inner>,
     runners: Mutex<Vec<JoinHandle<()>>>,
     owner_pid: u32,
@@ -193,11 +205,13 @@ impl Processes {
                 })?;
             runners.push(handle);
         }
+        let children = Arc::new(Children::default());
         Ok(Processes {
             workers,
             chunksize,
             initializer: options.initializer.clone(),
-            children: Arc::new(Children::default()),
+            crew: Arc::new(Crew::new(workers, children.clone())),
+            children,
             inner,
             runners: Mutex::new(runners),
             owner_pid: std::process::id(),
@@ -244,6 +258,7 @@ impl Processes {
             chunksize: self.chunksize,
             initializer: self.initializer.clone(),
             children: self.children.clone(),
+            crew: self.crew.clone(),
         }
     }
 }
@@ -426,6 +441,9 @@ impl Pool<Processes> {
     }
 
     /// Runs `f` in a child process and waits for its value (Python's `apply`).
+    ///
+    /// A stateless `f` (a function item, or a closure that captures nothing) runs on a
+    /// persistent worker (see [`Processes`]); any other closure in a process forked for it.
     ///
     /// # Examples
     ///
@@ -720,6 +738,7 @@ impl Pool<Processes> {
             book.queue.drain(..).collect()
         };
         self.backend.children.terminate();
+        self.backend.crew.terminate();
         let n = queued.len();
         for job in queued {
             (job.cancel)(Error::new(
@@ -780,6 +799,19 @@ impl Pool<Processes> {
         Ok(self.backend.inner.wait_idle(Some(Instant::now() + timeout)))
     }
 
+    /// How many tasks ran on the pool's persistent workers (the fast path of
+    /// [`apply`](Self::apply)) so far. For tests and benchmarks.
+    #[doc(hidden)]
+    pub fn fast_path_runs(&self) -> u64 {
+        self.backend.crew.fast_runs()
+    }
+
+    /// The PIDs of the pool's persistent workers alive now. For tests.
+    #[doc(hidden)]
+    pub fn persistent_worker_pids(&self) -> Vec<u32> {
+        self.backend.crew.pids()
+    }
+
     fn check_joinable(&self) -> Result<()> {
         self.backend.check_owner()?;
         if self.backend.inner.book().phase == Phase::Running {
@@ -814,6 +846,7 @@ impl Drop for Processes {
         for runner in runners {
             let _ = runner.join();
         }
+        self.crew.shutdown();
     }
 }
 

@@ -74,6 +74,16 @@ impl Children {
         self.cores.set(cores).is_ok()
     }
 
+    /// True once [`pin_to`](Self::pin_to) was called.
+    pub(crate) fn is_pinned(&self) -> bool {
+        self.cores.get().is_some()
+    }
+
+    /// The number of the next process started for the pool (`ForkPoolWorker-N`).
+    pub(crate) fn next_number(&self) -> usize {
+        self.started.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
     /// Keeps `child` (whose result has arrived) to be reaped later, and reaps those of
     /// the earlier ones that are done.
     fn finishing(&self, child: ChildWatch) {
@@ -199,7 +209,7 @@ impl Running {
     }
 }
 
-fn worker_died(status: Option<ExitStatus>) -> Error {
+pub(crate) fn worker_died(status: Option<ExitStatus>) -> Error {
     let how = match status {
         Some(status) => status.to_string(),
         None => "an unknown cause".to_owned(),
@@ -447,7 +457,7 @@ fn spawn(
     name_prefix: &str,
 ) -> Result<Running> {
     let (parent_end, child_end) = UnixStream::pair()?;
-    let n = children.started.fetch_add(1, Ordering::Relaxed) + 1;
+    let n = children.next_number();
     // `child_end` moves into the closure: the parent drops its copy when `fork_run`
     // returns, so that end of file comes as soon as the child is gone.
     let core = children

@@ -21,14 +21,26 @@ pub(crate) fn fork_run(name: &str, task: impl FnOnce() -> i32) -> Result<Pid> {
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
     let parent = std::process::id();
+    // Queues count the child as a holder (see `ipc::holders`); this also keeps their
+    // registry's lock in this thread across the fork.
+    let holders = crate::ipc::holders::prepare_fork();
     // SAFETY: the child only runs code that is sound after a fork from a multi-threaded
     // process: it resets the crate's per-process state, runs the task (user code that was
     // written to run in this child) and leaves with `_exit`, without returning into the
     // caller or running the parent's destructors. glibc's malloc is fork-safe.
     match unsafe { nix::unistd::fork() } {
-        Err(errno) => Err(Error::os("fork", errno)),
-        Ok(ForkResult::Parent { child }) => Ok(child),
-        Ok(ForkResult::Child) => child_main(parent, name, task),
+        Err(errno) => {
+            holders.parent(None);
+            Err(Error::os("fork", errno))
+        }
+        Ok(ForkResult::Parent { child }) => {
+            holders.parent(Some(child.as_raw() as u32));
+            Ok(child)
+        }
+        Ok(ForkResult::Child) => {
+            holders.child();
+            child_main(parent, name, task)
+        }
     }
 }
 
@@ -134,10 +146,42 @@ fn forker() -> Result<&'static Forker> {
 /// Flushes stdout and stderr and ends this process at once with `code`, running no
 /// destructors and no `atexit` handlers (they belong to the parent's program).
 pub(crate) fn exit_now(code: i32) -> ! {
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
+    flush_output();
     // SAFETY: `_exit` ends the process; it is always safe to call.
     unsafe { libc::_exit(code) }
+}
+
+/// Closes every descriptor above stderr that this process inherited. For a long-lived
+/// forked worker: a copy of a socket's end kept open here would delay the end of file its
+/// peer waits for (a `Pipe`'s dead writer) for as long as the worker lives.
+pub(crate) fn close_inherited_fds() {
+    // SAFETY: close_range only closes descriptors; it is called in a freshly forked
+    // single-threaded child that holds no `OwnedFd` it will use or drop afterwards.
+    let done = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) } == 0;
+    if done {
+        return;
+    }
+    // Kernels before 5.9: close what /proc lists.
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .filter(|&fd| fd > 2)
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in fds {
+        // SAFETY: as above; the directory's own descriptor is already closed, and closing
+        // a number that is not open only fails with EBADF.
+        unsafe {
+            libc::close(fd);
+        }
+    }
+}
+
+/// Flushes stdout and stderr, ignoring errors (a closed terminal is not the task's fault).
+pub(crate) fn flush_output() {
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
 }
 
 /// Sends `signal` to process `pid`. A process that is already gone is not an error.

@@ -1,5 +1,6 @@
 //! The one home of `unsafe` OS code: `fork`, `waitpid`, signals, CPU affinity, shared
-//! memory and process-shared mutexes.
+//! memory, process-shared mutexes, futexes, and calling a stateless closure by address in
+//! a persistent worker.
 //!
 //! Everything outside this module is safe code built on these few wrappers. Each `unsafe`
 //! block says why it is sound in a `// SAFETY:` comment.
@@ -18,14 +19,20 @@
 
 mod affinity;
 mod fork;
+mod futex;
 mod hangup;
+mod loaded;
 mod pmutex;
 mod shm;
+mod task_slot;
 mod wait;
+mod zst_call;
 
 pub(crate) use affinity::{current_cpu, set_affinity};
-pub(crate) use fork::{fork_run, fork_run_detached, kill};
+pub(crate) use fork::{close_inherited_fds, fork_run, fork_run_detached, kill};
 pub(crate) use hangup::peer_closed;
 pub(crate) use pmutex::{RawCondvar, RawMutex, Relock};
 pub(crate) use shm::SharedRegion;
+pub(crate) use task_slot::TaskSlot;
 pub(crate) use wait::{ChildWatch, ExitStatus};
+pub(crate) use zst_call::{Finish, ZstCall};

@@ -2,7 +2,7 @@
 
 use std::num::NonZeroUsize;
 use std::ptr::NonNull;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 
 use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous, munmap};
 
@@ -62,6 +62,14 @@ impl SharedRegion {
         // SAFETY: in bounds and aligned (checked); zeroed memory is a valid AtomicU64, and
         // the reference lives no longer than `self`, which keeps the mapping.
         unsafe { &*(p as *const AtomicU64) }
+    }
+
+    /// The 32-bit atomic at `offset` (a multiple of 4).
+    pub(crate) fn u32_at(&self, offset: usize) -> &AtomicU32 {
+        let p = self.ptr_at(offset, 4, 4);
+        // SAFETY: in bounds and aligned (checked); zeroed memory is a valid AtomicU32, and
+        // the reference lives no longer than `self`, which keeps the mapping.
+        unsafe { &*(p as *const AtomicU32) }
     }
 
     /// Copies `bytes` into the region at `offset`. Callers hold the mutex guarding those bytes.

@@ -1,0 +1,351 @@
+//! Persistent workers: the fast path of `apply` / `apply_async` on a process pool.
+//!
+//! A task that is a stateless closure (zero-sized, no drop glue: a function item or a
+//! closure capturing nothing) is all code. A worker forked after that code was loaded has
+//! it at the same address, so the task is sent as that address through the worker's
+//! shared-memory mailbox ([`TaskSlot`]) instead of forking a process for it. Everything
+//! else takes the fork-per-task path. See `src/process/README.md`.
+
+use std::collections::HashSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::ipc::codec;
+use crate::process::children::{Children, worker_died};
+use crate::sys::{self, ChildWatch, Finish, TaskSlot, ZstCall};
+use crate::{Error, ErrorKind, Result};
+
+/// How long the caller spins for a result before sleeping on the futex.
+const SPIN: Duration = Duration::from_micros(50);
+/// The longest sleep between two checks that the worker is alive.
+const CHECK_EVERY: Duration = Duration::from_millis(50);
+
+/// The tag of a result: the value, a panic's message, an encoding error's message.
+const TAG_VALUE: u8 = 0;
+const TAG_PANIC: u8 = 1;
+
+/// Runs the task in the worker and encodes its outcome (as the fork path's children do).
+pub(super) struct EncodeOutcome;
+
+impl<R: Serialize> Finish<R> for EncodeOutcome {
+    fn finish(f: impl FnOnce() -> R, out: &mut Vec<u8>) -> u8 {
+        let message = match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(value) => match codec::encode_into(&value, out) {
+                Ok(()) => return TAG_VALUE,
+                Err(e) => return error_bytes(out, 2, e.to_string()),
+            },
+            Err(payload) => crate::error::panic_message(&*payload),
+        };
+        error_bytes(out, TAG_PANIC, format!("task panicked: {message}"))
+    }
+}
+
+fn error_bytes(out: &mut Vec<u8>, tag: u8, message: String) -> u8 {
+    out.clear();
+    out.extend_from_slice(message.as_bytes());
+    tag
+}
+
+fn outcome(tag: u8, bytes: Vec<u8>) -> Result<Vec<u8>> {
+    match tag {
+        TAG_VALUE => Ok(bytes),
+        tag => Err(Error::new(
+            if tag == TAG_PANIC {
+                ErrorKind::TaskPanicked
+            } else {
+                ErrorKind::Serialization
+            },
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )),
+    }
+}
+
+struct Worker {
+    slot: Arc<TaskSlot>,
+    watch: ChildWatch,
+}
+
+impl Worker {
+    fn pid(&self) -> i32 {
+        self.watch.pid().as_raw()
+    }
+
+    /// Kills the worker (if it still runs) and reaps it.
+    fn kill(mut self) {
+        if self.watch.status().is_none() {
+            let _ = sys::kill(self.watch.pid(), libc::SIGKILL);
+            let _ = self.watch.wait_timeout(Duration::from_secs(5));
+        }
+    }
+}
+
+#[derive(Default)]
+struct Roster {
+    idle: Vec<Worker>,
+    /// Workers running a task: their callers hold them; `terminate` kills them by PID.
+    busy: HashSet<i32>,
+    /// Idle plus busy.
+    count: usize,
+    terminated: bool,
+    /// Told to stop (their code was too old for a task): reaped when next convenient.
+    retired: Vec<Worker>,
+}
+
+/// The pool's persistent workers: at most `limit`, forked on demand.
+pub(super) struct Crew {
+    owner: u32,
+    limit: usize,
+    roster: Mutex<Roster>,
+    children: Arc<Children>,
+    fast_runs: AtomicU64,
+}
+
+impl Crew {
+    pub(super) fn new(limit: usize, children: Arc<Children>) -> Self {
+        Crew {
+            owner: std::process::id(),
+            limit,
+            roster: Mutex::default(),
+            children,
+            fast_runs: AtomicU64::new(0),
+        }
+    }
+
+    fn roster(&self) -> MutexGuard<'_, Roster> {
+        // Every update is a push, a removal or a counter step: never half done.
+        self.roster.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn is_owner(&self) -> bool {
+        std::process::id() == self.owner
+    }
+
+    /// How many tasks ran on persistent workers so far.
+    pub(super) fn fast_runs(&self) -> u64 {
+        self.fast_runs.load(Ordering::Relaxed)
+    }
+
+    /// The PIDs of the persistent workers alive now.
+    pub(super) fn pids(&self) -> Vec<u32> {
+        let roster = self.roster();
+        let mut pids: Vec<u32> = roster.idle.iter().map(|w| w.pid() as u32).collect();
+        pids.extend(roster.busy.iter().map(|&p| p as u32));
+        pids.sort();
+        pids
+    }
+
+    /// Runs `f` on a persistent worker when it can; gives `f` back (`Err`) when the task
+    /// must take the fork path: `f` is not stateless, or no worker is free for it.
+    pub(super) fn try_apply<F, R>(&self, f: F) -> std::result::Result<Result<R>, F>
+    where
+        F: FnOnce() -> R,
+        R: Serialize + DeserializeOwned,
+    {
+        let Some(call) = ZstCall::<F>::of::<R, EncodeOutcome>() else {
+            return Err(f);
+        };
+        if !self.is_owner() {
+            return Err(f);
+        }
+        let Some(worker) = self.acquire(call.addr()) else {
+            return Err(f);
+        };
+        let epoch = crate::interrupt::epoch();
+        if !worker.slot.post(call.hand_over(f)) {
+            // Unreachable in practice: the code was unloaded between two checks.
+            self.release(worker, true);
+            return Ok(Err(Error::new(
+                ErrorKind::InvalidState,
+                "the task's code was unloaded before it could run",
+            )));
+        }
+        self.fast_runs.fetch_add(1, Ordering::Relaxed);
+        let mut worker = worker;
+        let (result, healthy) = self.wait(&mut worker, epoch);
+        self.release(worker, healthy);
+        Ok(result.and_then(|bytes| codec::decode(&bytes)))
+    }
+
+    /// Waits for the worker's result, checking at least every [`CHECK_EVERY`] that it is
+    /// alive and that no interrupt came. The outcome, and whether the worker can be reused.
+    fn wait(&self, worker: &mut Worker, epoch: u64) -> (Result<Vec<u8>>, bool) {
+        let mut out = Vec::new();
+        let mut spin = SPIN;
+        let mut nap = Duration::from_millis(1);
+        loop {
+            if let Some(tag) = worker
+                .slot
+                .wait_result(&mut out, spin, Instant::now() + nap)
+            {
+                return (outcome(tag, out), true);
+            }
+            spin = Duration::ZERO;
+            nap = (nap * 2).min(CHECK_EVERY);
+            let status = match worker.watch.try_wait() {
+                Ok(None) => None,
+                Ok(Some(status)) => Some(Some(status)),
+                Err(_) => Some(None), // cannot wait for it: treat it as gone
+            };
+            if let Some(status) = status {
+                // It may have delivered its whole result just before dying.
+                if let Some(tag) = worker
+                    .slot
+                    .wait_result(&mut out, Duration::ZERO, Instant::now())
+                {
+                    return (outcome(tag, out), false);
+                }
+                let error = if self.roster().terminated {
+                    cancelled_while_running()
+                } else {
+                    worker_died(status)
+                };
+                return (Err(error), false);
+            }
+            if crate::interrupt::happened_since(epoch) {
+                let _ = sys::kill(worker.watch.pid(), libc::SIGKILL);
+                let _ = worker.watch.wait_timeout(Duration::from_secs(5));
+                return (Err(crate::interrupt::error()), false);
+            }
+        }
+    }
+
+    /// A free worker that has the code at `addr`, forking one if the crew is not full
+    /// (or replacing an idle one whose code is too old). `None`: take the fork path.
+    fn acquire(&self, addr: usize) -> Option<Worker> {
+        let mut roster = self.roster();
+        if roster.terminated {
+            return None;
+        }
+        roster
+            .retired
+            .retain_mut(|w| matches!(w.watch.try_wait(), Ok(None)));
+        if let Some(i) = roster.idle.iter().position(|w| w.slot.can_run(addr)) {
+            let worker = roster.idle.swap_remove(i);
+            roster.busy.insert(worker.pid());
+            return Some(worker);
+        }
+        if roster.count >= self.limit {
+            // Every idle worker was forked before this task's code was loaded (a later
+            // notebook cell): replace one, its successor has all the code loaded so far.
+            let stale = roster.idle.pop()?;
+            stale.slot.stop();
+            roster.retired.push(stale);
+            roster.count -= 1;
+        }
+        roster.count += 1;
+        drop(roster);
+        let forked = self.fork_worker();
+        let mut roster = self.roster();
+        match forked {
+            Ok(worker) if !roster.terminated => {
+                roster.busy.insert(worker.pid());
+                Some(worker)
+            }
+            other => {
+                roster.count -= 1;
+                drop(roster);
+                if let Ok(worker) = other {
+                    worker.kill();
+                }
+                None
+            }
+        }
+    }
+
+    fn fork_worker(&self) -> Result<Worker> {
+        let slot = Arc::new(TaskSlot::new()?);
+        let n = self.children.next_number();
+        let parent = std::process::id();
+        let served = slot.clone();
+        // From a long-lived thread (the main one or the forker): the worker outlives the
+        // caller's thread, and PR_SET_PDEATHSIG fires when the forking thread ends.
+        let pid = sys::fork_run_detached(
+            &format!("ForkPoolWorker-{n}"),
+            Box::new(move || {
+                // Copies of the parent's sockets here would delay their end of file (a
+                // dead Pipe writer) for as long as the worker lives.
+                sys::close_inherited_fds();
+                served.serve(parent)
+            }),
+        )?;
+        Ok(Worker {
+            slot,
+            watch: ChildWatch::new(pid),
+        })
+    }
+
+    fn release(&self, worker: Worker, healthy: bool) {
+        let mut roster = self.roster();
+        roster.busy.remove(&worker.pid());
+        if healthy && !roster.terminated {
+            roster.idle.push(worker);
+            return;
+        }
+        roster.count -= 1;
+        drop(roster);
+        worker.kill();
+    }
+
+    /// `terminate`: kills every worker (the running tasks fail as cancelled) and takes
+    /// no more tasks.
+    pub(super) fn terminate(&self) {
+        if !self.is_owner() {
+            return;
+        }
+        let mut roster = self.roster();
+        roster.terminated = true;
+        for &pid in &roster.busy {
+            let _ = sys::kill(nix::unistd::Pid::from_raw(pid), libc::SIGKILL);
+        }
+        let idle = std::mem::take(&mut roster.idle);
+        let retired = std::mem::take(&mut roster.retired);
+        roster.count -= idle.len();
+        drop(roster);
+        for worker in idle.into_iter().chain(retired) {
+            worker.kill();
+        }
+    }
+
+    /// The pool is going away and nothing is in flight: idle workers are told to leave
+    /// and reaped (killed if they do not leave within a second).
+    pub(super) fn shutdown(&self) {
+        if !self.is_owner() {
+            return;
+        }
+        let mut roster = self.roster();
+        roster.terminated = true;
+        let idle = std::mem::take(&mut roster.idle);
+        let retired = std::mem::take(&mut roster.retired);
+        roster.count -= idle.len();
+        drop(roster);
+        for worker in &idle {
+            worker.slot.stop();
+        }
+        for mut worker in idle.into_iter().chain(retired) {
+            if !matches!(
+                worker.watch.wait_timeout(Duration::from_secs(1)),
+                Ok(Some(_))
+            ) {
+                worker.kill();
+            }
+        }
+    }
+}
+
+impl Drop for Crew {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn cancelled_while_running() -> Error {
+    Error::new(
+        ErrorKind::Cancelled,
+        "the task was stopped: its pool was terminated while it ran",
+    )
+}
