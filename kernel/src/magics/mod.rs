@@ -91,8 +91,8 @@ pub(crate) static MAGICS: &[Magic] = &[
     Magic {
         name: "timeit",
         kind: Kind::Cell,
-        usage: "[-n N] [-r R] [-p P] [-q] [-o]",
-        help: "%timeit for the whole cell; -o returns the TimeitResult, -q prints nothing.",
+        usage: "[-n N] [-r R] [-p P] [-q] [-o] [SETUP]",
+        help: "%timeit for the cell after an untimed SETUP; -o returns the result, -q is quiet.",
         handler: time::timeit_cell,
     },
 ];
