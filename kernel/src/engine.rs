@@ -36,6 +36,9 @@ pub(crate) enum Output {
     },
     /// `clear_output(wait)`.
     Clear { wait: bool },
+    /// Documentation for the pager (IPython's `?name`): a `page` payload of the execute reply
+    /// in Jupyter, printed as text by the headless runner.
+    Page { data: Map<String, Value> },
 }
 
 /// Where outputs of the running cell go.

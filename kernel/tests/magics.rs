@@ -95,7 +95,9 @@ async fn magics_print_what_ipython_prints() {
 
     let (_, msgs) = k.execute("%lsmagic").await;
     let out = stream(&msgs, "stdout");
-    for name in ["%lsmagic", "%time", "%%time", "%timeit", "%%timeit"] {
+    for name in [
+        "%lsmagic", "%pinfo", "%time", "%%time", "%timeit", "%%timeit",
+    ] {
         assert!(out.contains(name), "{name} missing from {out}");
     }
 
