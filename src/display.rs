@@ -135,31 +135,6 @@ pub fn offer_mime(text: &str, bundle: &[(&str, &str)]) {
     });
 }
 
-/// Gives every `Debug` value the `evcxr_display` method evcxr looks for (through the prelude).
-///
-/// evcxr compiles a cell that ends in an expression first with `(value).evcxr_display()` and,
-/// when that does not compile, again with `Debug`: a second compile for most values. With
-/// this trait in scope the first compile succeeds and prints what the second would
-/// (`text/plain`, the `Debug` text), so a cell costs one compile. A type's own inherent
-/// `evcxr_display` (such as [`TimingTable`](crate::TimingTable)'s HTML) still wins: Rust
-/// prefers inherent methods to trait methods.
-#[doc(hidden)]
-pub trait DebugValue {
-    /// Prints the value for evcxr as `text/plain`.
-    fn evcxr_display(&self);
-}
-
-impl<T: Debug + ?Sized> DebugValue for T {
-    fn evcxr_display(&self) {
-        let text = format!("EVCXR_BEGIN_CONTENT text/plain\n{self:?}\nEVCXR_END_CONTENT\n");
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
-        // evcxr's own fallback exits when stdout is gone; there is nobody to tell either way.
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
-    }
-}
-
 /// A richer form offered by a `Debug` impl while [`display`] formats a value.
 struct Offer {
     text: String,

@@ -123,8 +123,6 @@ pub use log;
 
 /// Everything a notebook or a program needs: `use paralelo::prelude::*;`.
 pub mod prelude {
-    #[doc(hidden)]
-    pub use crate::display::DebugValue as _;
     pub use crate::display::{
         DisplayHandle, clear_output, display, display_mime, input, input_password,
     };
