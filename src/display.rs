@@ -6,6 +6,10 @@
 //! replaces that output in place (a progress line that updates itself), and
 //! [`clear_output`] empties the cell's output area.
 //!
+//! `display` shows a value's `Debug` text as `text/plain`. A type with a richer form (an HTML
+//! table, an image) offers it from its `Debug` impl with [`offer_mime`]; `display` then sends
+//! both, and Jupyter shows the richest it can render.
+//!
 //! These functions only print one line per call on standard output: a marker that the kernel
 //! turns into Jupyter's `display_data`, `update_display_data` or `clear_output` message. Outside
 //! a notebook (a program, a test, the evcxr REPL) that line is what you see, so the module
@@ -25,6 +29,7 @@
 //! clear_output(false);
 //! ```
 
+use std::cell::RefCell;
 use std::fmt::Debug;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,9 +59,9 @@ impl DisplayHandle {
         &self.id
     }
 
-    /// Replaces the displayed output with `value`'s `Debug` text.
+    /// Replaces the displayed output with `value`, as [`display`] shows it.
     pub fn update<T: Debug>(&self, value: T) {
-        emit("update", Some(&self.id), &[("text/plain", &plain(&value))]);
+        emit_bundle("update", Some(&self.id), &bundle_of(&value));
     }
 
     /// Replaces the displayed output with a mime bundle (pairs of mime type and content).
@@ -75,7 +80,8 @@ impl Debug for DisplayHandle {
     }
 }
 
-/// Shows `value` (its `Debug` text, as `text/plain`) as an output of the running cell.
+/// Shows `value` as an output of the running cell: its `Debug` text as `text/plain`, plus
+/// whatever richer forms its `Debug` impl offers with [`offer_mime`].
 ///
 /// Returns a handle to update that output later.
 ///
@@ -86,8 +92,75 @@ impl Debug for DisplayHandle {
 /// ```
 pub fn display<T: Debug>(value: T) -> DisplayHandle {
     let id = new_id();
-    emit("display", Some(&id), &[("text/plain", &plain(&value))]);
+    emit_bundle("display", Some(&id), &bundle_of(&value));
     DisplayHandle { id }
+}
+
+/// Offers richer forms of the value being formatted, for [`display`]; call it from a type's
+/// `Debug` impl with the exact text that impl writes and the extra mime types.
+///
+/// While `display` formats a value with `Debug`, offers are collected; an offer whose text is
+/// the whole `Debug` text (the value itself, or a reference to it, not an element of a
+/// collection) adds its mime types to the displayed bundle. Outside `display` this does
+/// nothing, so `{:?}` elsewhere costs one thread-local check.
+///
+/// # Examples
+///
+/// ```
+/// use std::fmt;
+/// use paralelo::display::{display, offer_mime};
+///
+/// struct Bold(&'static str);
+///
+/// impl fmt::Debug for Bold {
+///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+///         offer_mime(self.0, &[("text/html", &format!("<b>{}</b>", self.0))]);
+///         f.write_str(self.0)
+///     }
+/// }
+///
+/// display(Bold("hola")); // text/plain "hola" and text/html "<b>hola</b>"
+/// ```
+pub fn offer_mime(text: &str, bundle: &[(&str, &str)]) {
+    OFFERS.with(|offers| {
+        if let Some(offers) = offers.borrow_mut().as_mut() {
+            offers.push(Offer {
+                text: text.to_owned(),
+                bundle: bundle
+                    .iter()
+                    .map(|(mime, content)| ((*mime).to_owned(), (*content).to_owned()))
+                    .collect(),
+            });
+        }
+    });
+}
+
+/// A richer form offered by a `Debug` impl while [`display`] formats a value.
+struct Offer {
+    text: String,
+    bundle: Vec<(String, String)>,
+}
+
+thread_local! {
+    /// `Some` while [`bundle_of`] formats a value on this thread.
+    static OFFERS: RefCell<Option<Vec<Offer>>> = const { RefCell::new(None) };
+}
+
+/// The mime bundle `display` sends for `value`: `text/plain` first, then offered forms.
+fn bundle_of<T: Debug>(value: &T) -> Vec<(String, String)> {
+    // A `Debug` impl that itself calls `display` must not see (or steal) the outer offers.
+    let outer = OFFERS.with(|o| o.replace(Some(Vec::new())));
+    let text = plain(value);
+    let offers = OFFERS.with(|o| o.replace(outer)).unwrap_or_default();
+    let mut bundle = vec![("text/plain".to_owned(), text)];
+    if let Some(offer) = offers.into_iter().find(|o| o.text == bundle[0].1) {
+        for (mime, content) in offer.bundle {
+            if !bundle.iter().any(|(m, _)| *m == mime) {
+                bundle.push((mime, content));
+            }
+        }
+    }
+    bundle
 }
 
 /// Shows a mime bundle, e.g. `[("text/plain", text), ("text/html", html)]`; Jupyter picks the
@@ -177,6 +250,14 @@ fn new_id() -> String {
     )
 }
 
+fn emit_bundle(op: &str, id: Option<&str>, bundle: &[(String, String)]) {
+    let pairs: Vec<(&str, &str)> = bundle
+        .iter()
+        .map(|(m, c)| (m.as_str(), c.as_str()))
+        .collect();
+    emit(op, id, &pairs);
+}
+
 fn emit(op: &str, id: Option<&str>, bundle: &[(&str, &str)]) {
     let data: serde_json::Map<String, serde_json::Value> = bundle
         .iter()
@@ -203,6 +284,36 @@ mod tests {
     #[test]
     fn ids_are_unique() {
         assert_ne!(new_id(), new_id());
+    }
+
+    struct Table;
+
+    impl Debug for Table {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            offer_mime("| t |", &[("text/html", "<table></table>")]);
+            f.write_str("| t |")
+        }
+    }
+
+    fn mimes(bundle: &[(String, String)]) -> Vec<&str> {
+        bundle.iter().map(|(m, _)| m.as_str()).collect()
+    }
+
+    #[test]
+    fn offered_html_goes_with_the_plain_text() {
+        let bundle = bundle_of(&Table);
+        assert_eq!(mimes(&bundle), ["text/plain", "text/html"]);
+        assert_eq!(bundle[0].1, "| t |");
+        assert_eq!(bundle[1].1, "<table></table>");
+        // Through references too.
+        assert_eq!(mimes(&bundle_of(&&Table)), ["text/plain", "text/html"]);
+    }
+
+    #[test]
+    fn offers_of_elements_and_outside_display_are_ignored() {
+        assert_eq!(mimes(&bundle_of(&vec![Table, Table])), ["text/plain"]);
+        assert_eq!(format!("{:?}", Table), "| t |");
+        assert_eq!(mimes(&bundle_of(&42)), ["text/plain"]);
     }
 
     #[test]

@@ -2,12 +2,16 @@
 //!
 //! Runs `paralelo-kernel run` (the same engine Jupyter gets) on a small notebook, first with
 //! an empty build cache (cold), then again with the cache it left (warm), and reads the
-//! timings the runner prints. Build the kernel first, then:
+//! timings the runner prints and the phases `PARALELO_KERNEL_TRACE=1` prints. Build the
+//! kernel first, then:
 //!
 //! ```text
-//! cargo build -p paralelo-kernel --examples
-//! target/debug/examples/startup
+//! cargo build -p paralelo-kernel --bins --examples
+//! target/debug/examples/startup [COLD_RUNS [WARM_RUNS]]     # default 1 cold, 5 warm
 //! ```
+//!
+//! Every figure is a median over the runs of its kind; the load average is printed before
+//! and after, since another build on the machine changes everything.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -17,9 +21,13 @@ const TRIVIAL_CELLS: usize = 10;
 
 struct Run {
     wall: f64,
+    /// evcxr's context (its runtime process, rust-analyzer's first load, a first compile).
+    context: f64,
+    /// The preload cell (`:dep paralelo`, `use paralelo::prelude::*`).
+    preload: f64,
     engine: f64,
     first_cell: f64,
-    trivial: Vec<f64>,
+    trivial: f64,
 }
 
 fn kernel_exe() -> PathBuf {
@@ -52,17 +60,20 @@ fn notebook(dir: &std::path::Path) -> PathBuf {
     path
 }
 
+/// The number at the start of `rest` (after spaces and an opening parenthesis).
+fn number(rest: &str) -> Option<f64> {
+    let text: String = rest
+        .trim_start_matches(['(', ' '])
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    text.parse().ok()
+}
+
 fn seconds_after(text: &str, prefix: &str) -> Vec<f64> {
     text.lines()
         .filter_map(|l| l.strip_prefix(prefix))
-        .filter_map(|rest| {
-            let number: String = rest
-                .trim_start_matches(['(', ' '])
-                .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == '.')
-                .collect();
-            number.parse().ok()
-        })
+        .filter_map(number)
         .collect()
 }
 
@@ -72,14 +83,15 @@ fn run(cache: &std::path::Path, nb: &std::path::Path) -> Run {
         .arg("run")
         .arg(nb)
         .env("PARALELO_KERNEL_CACHE", cache)
+        .env("PARALELO_KERNEL_TRACE", "1")
         .output()
         .expect("run the kernel");
     let wall = started.elapsed().as_secs_f64();
     let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "kernel run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        "kernel run failed:\n{stdout}\n{stderr}"
     );
     let engine = seconds_after(&stdout, "--- engine started in ")[0];
     // "--- cell N (T s)": take the number in parentheses.
@@ -89,11 +101,22 @@ fn run(cache: &std::path::Path, nb: &std::path::Path) -> Run {
         .filter_map(|l| l.split_once('(').map(|(_, t)| t))
         .filter_map(|t| t.trim_end_matches(" s)").parse().ok())
         .collect();
+    let context = seconds_after(&stderr, "trace: evcxr context in ")
+        .first()
+        .copied()
+        .unwrap_or(f64::NAN);
+    // The first "trace: T s total" line is the preload cell's.
+    let preload = seconds_after(&stderr, "trace: ")
+        .first()
+        .copied()
+        .unwrap_or(f64::NAN);
     Run {
         wall,
+        context,
+        preload,
         engine,
         first_cell: cells[0],
-        trivial: cells[1..].to_vec(),
+        trivial: median(&cells[1..]),
     }
 }
 
@@ -103,32 +126,61 @@ fn median(values: &[f64]) -> f64 {
     v[v.len() / 2]
 }
 
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
 fn main() {
+    let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>());
+    let cold_runs = args.next().map_or(1, |n| n.expect("COLD_RUNS is a number"));
+    let warm_runs = args.next().map_or(5, |n| n.expect("WARM_RUNS is a number"));
     let dir = std::env::temp_dir().join(format!("paralelo-kernel-bench-{}", std::process::id()));
-    let cache = dir.join("cache");
-    std::fs::create_dir_all(&cache).expect("temp dir");
+    std::fs::create_dir_all(&dir).expect("temp dir");
     let nb = notebook(&dir);
-    let cold = run(&cache, &nb);
-    let warm = run(&cache, &nb);
-    let warm2 = run(&cache, &nb);
+    let load_before = load();
+    let mut cold = Vec::new();
+    let mut warm = Vec::new();
+    for i in 0..cold_runs.max(1) {
+        let cache = dir.join(format!("cache-{i}"));
+        std::fs::create_dir_all(&cache).expect("cache dir");
+        cold.push(run(&cache, &nb));
+        if i == 0 {
+            for _ in 0..warm_runs {
+                warm.push(run(&cache, &nb));
+            }
+        }
+    }
     println!(
-        "paralelo-kernel start-up ({} trivial cells per run)",
-        TRIVIAL_CELLS
+        "paralelo-kernel start-up: medians of {} cold and {} warm runs, {TRIVIAL_CELLS} trivial cells per run",
+        cold.len(),
+        warm.len()
     );
     println!(
-        "| run    | process wall | engine start | first cell (par_map) | start → first result | trivial cell (median) |"
+        "load average (1, 5, 15 min): before {load_before}, after {}",
+        load()
     );
     println!(
-        "|--------|-------------:|-------------:|---------------------:|---------------------:|----------------------:|"
+        "| run  | process wall | evcxr context | preload cell | engine start | first cell (par_map) | start → first result | trivial cell |"
     );
-    for (name, r) in [("cold", &cold), ("warm", &warm), ("warm 2", &warm2)] {
+    println!(
+        "|------|-------------:|--------------:|-------------:|-------------:|---------------------:|---------------------:|-------------:|"
+    );
+    for (name, runs) in [("cold", &cold), ("warm", &warm)] {
+        if runs.is_empty() {
+            continue;
+        }
+        let m = |f: fn(&Run) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
         println!(
-            "| {name:<6} | {:>10.2} s | {:>10.2} s | {:>18.2} s | {:>18.2} s | {:>19.3} s |",
-            r.wall,
-            r.engine,
-            r.first_cell,
-            r.engine + r.first_cell,
-            median(&r.trivial)
+            "| {name:<4} | {:>10.2} s | {:>11.2} s | {:>10.2} s | {:>10.2} s | {:>18.2} s | {:>18.2} s | {:>10.3} s |",
+            m(|r| r.wall),
+            m(|r| r.context),
+            m(|r| r.preload),
+            m(|r| r.engine),
+            m(|r| r.first_cell),
+            m(|r| r.engine + r.first_cell),
+            m(|r| r.trivial),
         );
     }
     let _ = std::fs::remove_dir_all(&dir);

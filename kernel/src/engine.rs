@@ -36,6 +36,9 @@ pub(crate) enum Output {
     },
     /// `clear_output(wait)`.
     Clear { wait: bool },
+    /// Documentation for the pager (IPython's `?name`): a `page` payload of the execute reply
+    /// in Jupyter, printed as text by the headless runner.
+    Page { data: Map<String, Value> },
 }
 
 /// Where outputs of the running cell go.
@@ -322,6 +325,27 @@ pub(crate) struct Engine {
 /// links dependencies statically), so each cell installs the handler for its copy.
 const INTERRUPT_HOOK: &str = "let _ = paralelo::interrupt::on_sigint();";
 
+/// Defined in every session (an evcxr item, so part of every cell's crate): gives each `Debug`
+/// value the `evcxr_display` method evcxr tries first for a cell's value.
+///
+/// evcxr compiles a cell that ends in an expression with `(value).evcxr_display()` and, when
+/// that does not compile, again with `Debug` formatting: two compiles for most values. With
+/// this trait the first compile succeeds and prints what the second would (`text/plain`, the
+/// `Debug` text), so a cell costs one compile. Inherent `evcxr_display` methods (the timing
+/// tables' HTML) still win, as Rust prefers inherent methods. It lives in the session, not
+/// in `paralelo`: a trait that exists but is not imported makes rustc's error one evcxr does
+/// not fall back from.
+const DEBUG_VALUE_TRAIT: &str = "trait __ParaleloDebugValue { fn evcxr_display(&self); }\n\
+impl<T: std::fmt::Debug + ?Sized> __ParaleloDebugValue for T {\n\
+    fn evcxr_display(&self) {\n\
+        use std::io::Write;\n\
+        let text = format!(\"EVCXR_BEGIN_CONTENT text/plain\\n{self:?}\\nEVCXR_END_CONTENT\\n\");\n\
+        let mut out = std::io::stdout().lock();\n\
+        let _ = out.write_all(text.as_bytes());\n\
+        let _ = out.flush();\n\
+    }\n\
+}\n";
+
 /// Inserts [`INTERRUPT_HOOK`] before the first line of Rust code (after evcxr commands,
 /// blank lines and comments); command-only cells are left alone.
 fn with_interrupt_hook(code: &str) -> String {
@@ -372,6 +396,8 @@ impl Engine {
                 ":dep paralelo = {{ path = \"{path}\" }}\nuse paralelo::prelude::*;\n"
             ));
         }
+        // evcxr's `:` commands must come before any code.
+        setup.push_str(DEBUG_VALUE_TRAIT);
         let mut engine = Engine {
             ctx,
             stdout,

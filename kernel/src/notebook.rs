@@ -305,6 +305,9 @@ pub(crate) fn to_nbformat(
                     acc.ids.push((id, n));
                 }
             }
+            // The pager has no place in a notebook file: its text is kept as stdout, as a
+            // terminal frontend shows it.
+            Output::Page { data } => acc.stream("stdout", crate::server::page_text(&data)),
             Output::Clear { wait } => {
                 if wait {
                     acc.clear_pending = true;

@@ -327,10 +327,16 @@ impl Shell {
         }
         let shared = self.shared.clone();
         let parent = msg.clone();
-        let sink = Arc::new(move |output: Output| {
-            if !silent {
-                shared.publish(output_message(&parent, output));
-            }
+        // Pager text goes in the reply's payload (IPython's convention), not on iopub.
+        let pages: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let page_store = pages.clone();
+        let sink = Arc::new(move |output: Output| match output {
+            Output::Page { data } => page_store
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(json!({ "source": "page", "data": data, "start": 0 })),
+            output if !silent => shared.publish(output_message(&parent, output)),
+            _ => {}
         });
         let (tx, rx) = oneshot::channel();
         let input = if allow_stdin {
@@ -360,9 +366,10 @@ impl Shell {
                         json!({ "execution_count": count, "data": value, "metadata": {} }),
                     ));
                 }
+                let payload = std::mem::take(&mut *pages.lock().unwrap_or_else(|e| e.into_inner()));
                 let reply = json!({
                     "status": "ok", "execution_count": count,
-                    "user_expressions": {}, "payload": [],
+                    "user_expressions": {}, "payload": payload,
                 });
                 self.reply(msg, "execute_reply", reply).await;
             }
@@ -596,7 +603,26 @@ fn output_message(parent: &Message, output: Output) -> Message {
             )
         }
         Output::Clear { wait } => parent.broadcast("clear_output", json!({ "wait": wait })),
+        // Not an iopub message: `execute` puts pages in the reply's payload. Shown as text
+        // should one ever get here.
+        Output::Page { data } => parent.broadcast(
+            "stream",
+            json!({ "name": "stdout", "text": page_text(&data) }),
+        ),
     }
+}
+
+/// The plain text of a pager bundle, ending with a newline.
+pub(crate) fn page_text(data: &serde_json::Map<String, Value>) -> String {
+    let mut text = data
+        .get("text/plain")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
 }
 
 fn code_and_cursor(content: &Value) -> (String, usize) {

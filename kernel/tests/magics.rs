@@ -79,9 +79,25 @@ async fn magics_print_what_ipython_prints() {
     assert_eq!(stream(&msgs, "stdout"), "", "-q prints nothing");
     assert!(result_text(&msgs).is_some(), "-o returns the TimeitResult");
 
+    // The setup on the magic's line runs once, untimed; the body sees its bindings, and they
+    // do not outlive the measurement (as in IPython).
+    let (reply, msgs) = k
+        .execute("%%timeit -n 2 -r 2 let datos: Vec<u64> = (0..100).collect();\ndatos.iter().sum::<u64>()")
+        .await;
+    assert_eq!(reply["content"]["status"], "ok", "{reply}");
+    let out = stream(&msgs, "stdout");
+    assert!(
+        out.contains(" per loop (mean ± std. dev. of 2 runs, 2 loops each)"),
+        "{out:?}"
+    );
+    let (reply, _) = k.execute("datos.len()").await;
+    assert_eq!(reply["content"]["status"], "error", "setup leaked: {reply}");
+
     let (_, msgs) = k.execute("%lsmagic").await;
     let out = stream(&msgs, "stdout");
-    for name in ["%lsmagic", "%time", "%%time", "%timeit", "%%timeit"] {
+    for name in [
+        "%lsmagic", "%pinfo", "%time", "%%time", "%timeit", "%%timeit",
+    ] {
         assert!(out.contains(name), "{name} missing from {out}");
     }
 

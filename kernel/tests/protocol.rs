@@ -156,6 +156,43 @@ async fn a_session_over_the_wire() {
     let reply = k.shell_reply(TIMEOUT).await;
     assert_eq!(reply["content"]["history"].as_array().unwrap().len(), 1);
 
+    // A value whose Debug offers HTML goes out with text/html and text/plain.
+    let (reply, msgs) = k
+        .execute(
+            "struct Tabla;\n\
+             impl std::fmt::Debug for Tabla {\n\
+                 fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {\n\
+                     paralelo::display::offer_mime(\"| t |\", &[(\"text/html\", \"<table></table>\")]);\n\
+                     f.write_str(\"| t |\")\n\
+                 }\n\
+             }\n\
+             display(&Tabla);",
+        )
+        .await;
+    assert_eq!(reply["content"]["status"], "ok", "{reply} {msgs:#?}");
+    let shown = msgs
+        .iter()
+        .find(|m| m["msg_type"] == "display_data")
+        .expect("display_data");
+    assert_eq!(shown["content"]["data"]["text/plain"], "| t |");
+    assert_eq!(shown["content"]["data"]["text/html"], "<table></table>");
+
+    // `?name` sends the documentation to the pager: a payload of the reply, no output.
+    let (reply, msgs) = k.execute("?par_map").await;
+    assert_eq!(reply["content"]["status"], "ok", "{reply}");
+    let payload = reply["content"]["payload"].as_array().expect("payload");
+    assert_eq!(payload.len(), 1, "{reply}");
+    assert_eq!(payload[0]["source"], "page");
+    assert_eq!(payload[0]["start"], 0);
+    assert!(
+        payload[0]["data"]["text/plain"]
+            .as_str()
+            .unwrap()
+            .contains("par_map"),
+        "{reply}"
+    );
+    assert_eq!(types(&msgs), ["status", "execute_input", "status"]);
+
     // comm_info: no comms.
     k.send_shell("comm_info_request", json!({})).await;
     let reply = k.shell_reply(TIMEOUT).await;

@@ -3,9 +3,13 @@
 //! A cell whose first line starts with `%%name` runs the cell magic `name` on the rest of
 //! the cell. Otherwise every line that starts with `%name` is a line magic on the rest of
 //! that line, and the lines between magics run as ordinary code, in order. Lines starting
-//! with `:` are evcxr's commands and pass through untouched.
+//! with `:` are evcxr's commands and pass through untouched. A cell that is only `?name` (or
+//! `??name`) is IPython's shorthand for `%pinfo name`; `name?` is not, since in Rust it is
+//! the `?` operator.
 
 mod time;
+
+use serde_json::{Map, Value};
 
 use crate::engine::{CellError, CellValue, Engine, InputReader, Output, Sink};
 
@@ -68,6 +72,13 @@ pub(crate) static MAGICS: &[Magic] = &[
         handler: lsmagic,
     },
     Magic {
+        name: "pinfo",
+        kind: Kind::Line,
+        usage: "NAME",
+        help: "Show NAME's signature and documentation in the pager (also `?NAME`).",
+        handler: pinfo,
+    },
+    Magic {
         name: "time",
         kind: Kind::Line,
         usage: "EXPR",
@@ -91,8 +102,8 @@ pub(crate) static MAGICS: &[Magic] = &[
     Magic {
         name: "timeit",
         kind: Kind::Cell,
-        usage: "[-n N] [-r R] [-p P] [-q] [-o]",
-        help: "%timeit for the whole cell; -o returns the TimeitResult, -q prints nothing.",
+        usage: "[-n N] [-r R] [-p P] [-q] [-o] [SETUP]",
+        help: "%timeit for the cell after an untimed SETUP; -o returns the result, -q is quiet.",
         handler: time::timeit_cell,
     },
 ];
@@ -129,6 +140,28 @@ fn lsmagic(call: &mut Call<'_>) -> Result<CellValue, CellError> {
     Ok(CellValue::new())
 }
 
+/// IPython's `%pinfo` / `?name`: the hover documentation of `name`, sent to the pager.
+fn pinfo(call: &mut Call<'_>) -> Result<CellValue, CellError> {
+    let name = call.args.trim();
+    if name.is_empty() {
+        return Err(CellError::new(
+            "UsageError",
+            "%pinfo needs a name: %pinfo NAME (or ?NAME)",
+        ));
+    }
+    match call.engine.inspect(name, name.len()) {
+        Some((plain, html)) => {
+            let mut data = Map::new();
+            data.insert("text/plain".into(), Value::String(plain));
+            data.insert("text/html".into(), Value::String(html));
+            (call.sink)(Output::Page { data });
+        }
+        // IPython's words, on stdout, and the cell still succeeds.
+        None => call.print(format!("Object `{name}` not found.\n")),
+    }
+    Ok(CellValue::new())
+}
+
 fn unknown(kind: Kind, name: &str) -> CellError {
     let known: Vec<String> = MAGICS
         .iter()
@@ -160,6 +193,16 @@ pub(crate) enum Piece<'a> {
 /// Splits a cell into code and magics (see the module docs).
 pub(crate) fn split(cell: &str) -> Vec<Piece<'_>> {
     let trimmed = cell.trim_start_matches(['\n', '\r', ' ', '\t']);
+    if let Some(name) = trimmed.trim_end().strip_prefix('?')
+        && !name.contains('\n')
+    {
+        return vec![Piece::Magic {
+            kind: Kind::Line,
+            name: "pinfo",
+            args: name.trim_start_matches('?').trim(),
+            body: "",
+        }];
+    }
     if let Some(rest) = trimmed.strip_prefix("%%") {
         let (first, body) = rest.split_once('\n').unwrap_or((rest, ""));
         let (name, args) = name_and_args(first);
@@ -286,6 +329,20 @@ mod tests {
     #[test]
     fn splitting_cells() {
         assert_eq!(split("1 + 1"), vec![Piece::Code("1 + 1".into())]);
+        for cell in ["?par_map", "\n??par_map \n", "%pinfo par_map"] {
+            assert_eq!(
+                split(cell),
+                vec![Piece::Magic {
+                    kind: Kind::Line,
+                    name: "pinfo",
+                    args: "par_map",
+                    body: ""
+                }],
+                "{cell:?}"
+            );
+        }
+        // `x?` is Rust's `?` operator, not the pager.
+        assert_eq!(split("x?"), vec![Piece::Code("x?".into())]);
         assert_eq!(
             split("\n%%timeit -n 3\nlet x = 1;\nx"),
             vec![Piece::Magic {

@@ -44,21 +44,21 @@ pub(super) fn timeit_line(call: &mut Call<'_>) -> Result<CellValue, CellError> {
             "%timeit needs an expression: %timeit [-n N] [-r R] [-p P] [-q] [-o] EXPR",
         ));
     }
-    let code = timeit_code(&options, rest);
+    let code = timeit_code(&options, "", rest);
     run_timed(call, &code, false)
 }
 
+/// `%%timeit [options] [setup]`: as IPython, code after the options on the magic's line is
+/// setup, run once before the timed runs and not timed; the cell body sees its bindings.
 pub(super) fn timeit_cell(call: &mut Call<'_>) -> Result<CellValue, CellError> {
-    let (options, rest) = TimeitArgs::parse(call.args)?;
-    if !rest.trim().is_empty() {
+    let (options, setup) = TimeitArgs::parse(call.args)?;
+    if call.body.trim().is_empty() {
         return Err(CellError::new(
             "UsageError",
-            format!(
-                "%%timeit: unexpected {rest:?} after the options (setup code is not supported)"
-            ),
+            "%%timeit needs code to time below its line: %%timeit [options] [setup]",
         ));
     }
-    let code = timeit_code(&options, call.body);
+    let code = timeit_code(&options, setup, call.body);
     run_timed(call, &code, false)
 }
 
@@ -134,22 +134,17 @@ impl TimeitArgs {
     }
 }
 
-/// The code for `%timeit`: the body in an `FnMut` closure run by `timeit_with`.
-fn timeit_code(args: &TimeitArgs, body: &str) -> String {
+/// The code for `%timeit`: the body in an `FnMut` closure run by `timeit_with`, after the
+/// untimed `setup` (empty for none). Items (`fn`, `struct`, …) of both move to the top level
+/// so they stay visible to later cells; setup's bindings live in a block around the call, so,
+/// as in IPython, they do not outlive the measurement.
+fn timeit_code(args: &TimeitArgs, setup: &str, body: &str) -> String {
     let loops = match args.loops {
         Some(n) => format!("Some({n})"),
         None => "None".into(),
     };
-    let (items, inner) = match parse_block(body) {
-        Some(block) => {
-            let (items, stmts): (Vec<_>, Vec<_>) = block
-                .stmts
-                .iter()
-                .partition(|s| matches!(s, syn::Stmt::Item(_)));
-            (tokens(&items), tokens(&stmts))
-        }
-        None => (String::new(), body.to_owned()),
-    };
+    let (setup_items, setup) = items_and_statements(setup);
+    let (items, inner) = items_and_statements(body);
     let call = format!(
         "paralelo::timing::timeit_with(&paralelo::timing::TimeitOptions {{ loops: {loops}, \
          repeat: {}, precision: {}, quiet: {} }}, || {{\n{inner}\n}})",
@@ -157,10 +152,27 @@ fn timeit_code(args: &TimeitArgs, body: &str) -> String {
         args.precision.unwrap_or(3),
         args.quiet
     );
-    if args.output {
-        format!("{items}\n{call}")
+    let call = if setup.trim().is_empty() {
+        call
     } else {
-        format!("{items}\n{call};")
+        format!("{{\n{setup}\n{call}\n}}")
+    };
+    let end = if args.output { "" } else { ";" };
+    format!("{setup_items}\n{items}\n{call}{end}")
+}
+
+/// Splits code into its items and its other statements (as text); code that does not parse
+/// is kept whole as statements, so evcxr reports the error.
+fn items_and_statements(code: &str) -> (String, String) {
+    match parse_block(code) {
+        Some(block) => {
+            let (items, stmts): (Vec<_>, Vec<_>) = block
+                .stmts
+                .iter()
+                .partition(|s| matches!(s, syn::Stmt::Item(_)));
+            (tokens(&items), tokens(&stmts))
+        }
+        None => (String::new(), code.to_owned()),
     }
 }
 
@@ -367,11 +379,30 @@ mod tests {
     }
 
     #[test]
+    fn timeit_setup_runs_before_the_timed_closure() {
+        let (o, setup) =
+            TimeitArgs::parse("-n 3 -o fn g() -> u64 { 2 } let v = vec![g(); 4];").unwrap();
+        let code = timeit_code(&o, setup, "v.iter().sum::<u64>()");
+        assert!(code.trim_start().starts_with("fn g"), "{code}");
+        let setup_at = code.find("let v").expect("setup kept");
+        let closure_at = code.find("|| {").expect("closure");
+        assert!(setup_at < closure_at, "{code}");
+        assert!(
+            !code[closure_at..].contains("let v"),
+            "setup is timed: {code}"
+        );
+        assert!(
+            code.trim_end().ends_with('}'),
+            "-o returns the result: {code}"
+        );
+    }
+
+    #[test]
     fn timeit_code_returns_result_only_with_o() {
         let (o, _) = TimeitArgs::parse("-o").unwrap();
-        assert!(!timeit_code(&o, "1 + 1").trim_end().ends_with(';'));
+        assert!(!timeit_code(&o, "", "1 + 1").trim_end().ends_with(';'));
         let (q, _) = TimeitArgs::parse("-q").unwrap();
-        let code = timeit_code(&q, "1 + 1");
+        let code = timeit_code(&q, "", "1 + 1");
         assert!(code.trim_end().ends_with(';'));
         assert!(
             code.contains("quiet: true") && code.contains("loops: None"),

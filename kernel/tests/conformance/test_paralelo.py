@@ -52,6 +52,9 @@ class ParaleloKernelTests(jkt.KernelTests):
 
     code_inspect_sample = "par_map"
 
+    # IPython's `?name`: the documentation goes to the pager (an execute_reply payload).
+    code_page_something = "?par_map"
+
 
 if __name__ == "__main__":
     unittest.main()
