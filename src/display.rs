@@ -310,6 +310,16 @@ mod tests {
     }
 
     #[test]
+    fn a_timing_table_is_displayed_as_html_too() {
+        let mut table = crate::TimingTable::new("t");
+        table.row("a").wall(std::time::Duration::from_millis(1));
+        let bundle = bundle_of(&table);
+        assert_eq!(mimes(&bundle), ["text/plain", "text/html"]);
+        assert_eq!(bundle[0].1, table.to_string());
+        assert_eq!(bundle[1].1, table.to_html());
+    }
+
+    #[test]
     fn offers_of_elements_and_outside_display_are_ignored() {
         assert_eq!(mimes(&bundle_of(&vec![Table, Table])), ["text/plain"]);
         assert_eq!(format!("{:?}", Table), "| t |");

@@ -37,7 +37,7 @@ use crate::timing::{Measurement, format_time, measure};
 /// assert!(table.speedup("par_map, 2 hilos").unwrap() > 0.0);
 /// # Ok::<(), paralelo::Error>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct TimingTable {
     title: Option<String>,
     rows: Vec<TimingRow>,
@@ -335,6 +335,16 @@ impl TimingTable {
              EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT",
             self.to_html()
         );
+    }
+}
+
+/// The text table, as with `Display`; for [`display`](crate::display::display) it also
+/// offers the HTML table, so a notebook shows the same table as when it ends a cell.
+impl fmt::Debug for TimingTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.to_string();
+        crate::display::offer_mime(&text, &[("text/html", &self.to_html())]);
+        f.write_str(&text)
     }
 }
 
