@@ -138,6 +138,6 @@ fn apply_nests_inside_tasks_of_its_own_pool_and_of_another() {
         .apply(|| inner.apply(|| "otra piscina").unwrap())
         .unwrap();
     assert_eq!(across, "otra piscina");
-    let borrowed = vec![1, 2, 3];
-    assert_eq!(outer.apply(|| borrowed.iter().sum::<i32>()).unwrap(), 6);
+    let borrowed = String::from("prestado");
+    assert_eq!(outer.apply(|| borrowed.len()).unwrap(), 8);
 }
