@@ -13,42 +13,11 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use nix::sys::resource::{UsageWho, getrusage};
 use paralelo::prelude::*;
 
+mod common;
+
+use common::{factorial, factorial_naive, load_average};
+
 const MESSAGES: u64 = 100_000;
-
-/// The course's factorial loop (document 003), on big integers: one big × small
-/// multiplication per factor.
-fn factorial_naive(x: u64) -> BigUint {
-    let mut f = BigUint::from(1u32);
-    for i in 1..=x {
-        f *= i;
-    }
-    f
-}
-
-/// The same product, with small factors first multiplied together in a `u64` while they
-/// fit, so the big integer is multiplied about five times less often. (A copy of
-/// benches/threads.rs's, until the benches share a module.)
-fn factorial(x: u64) -> BigUint {
-    let mut f = BigUint::from(1u32);
-    let mut packed: u64 = 1;
-    for i in 1..=x {
-        match packed.checked_mul(i) {
-            Some(p) => packed = p,
-            None => {
-                f *= packed;
-                packed = i;
-            }
-        }
-    }
-    f * packed
-}
-
-/// The 1-, 5- and 15-minute load averages: other work on the machine skews every ratio.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
-}
 
 /// Median wall time of `repeat` runs of `work`, after one warm-up run.
 fn median<R>(repeat: usize, mut work: impl FnMut() -> R) -> Duration {

@@ -13,32 +13,9 @@ use paralelo::prelude::*;
 use paralelo::timing::format_time;
 use rayon::prelude::*;
 
-/// The course's factorial loop (document 003), on big integers: one big × small
-/// multiplication per factor.
-fn factorial_naive(x: u64) -> BigUint {
-    let mut f = BigUint::from(1u32);
-    for i in 1..=x {
-        f *= i;
-    }
-    f
-}
+mod common;
 
-/// The same product, with small factors first multiplied together in a `u64` while they
-/// fit, so the big integer is multiplied about five times less often.
-fn factorial(x: u64) -> BigUint {
-    let mut f = BigUint::from(1u32);
-    let mut packed: u64 = 1;
-    for i in 1..=x {
-        match packed.checked_mul(i) {
-            Some(p) => packed = p,
-            None => {
-                f *= packed;
-                packed = i;
-            }
-        }
-    }
-    f * packed
-}
+use common::{factorial, factorial_naive, load_average};
 
 /// Median wall times of each variant, measured in blocks that take turns (a a a, b b b,
 /// c c c, a a a, …) so that a machine that slows down mid-run skews every variant alike.
@@ -147,7 +124,9 @@ impl Report {
 fn main() -> paralelo::Result<()> {
     let workers = cpu_count();
     println!(
-        "Thread backend benchmark: {workers} CPUs for this process, medians of repeated runs\n"
+        "Thread backend benchmark: {workers} CPUs for this process, medians of repeated runs\n\
+         load average at start: {}\n",
+        load_average()
     );
     let pool = Pool::new(workers)?;
     let squares: Vec<u64> = (0..1_000_000).collect();
@@ -335,6 +314,7 @@ fn main() -> paralelo::Result<()> {
         column.set_cell_alignment(CellAlignment::Right);
     }
     println!("{}", report.table);
+    println!("load average at end: {}", load_average());
     println!(
         "Ratio: paralelo ÷ other for \"≤\" targets, other ÷ paralelo (times faster) otherwise."
     );

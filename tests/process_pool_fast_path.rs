@@ -9,24 +9,7 @@ use std::time::Duration;
 
 use paralelo::Processes;
 use paralelo::prelude::*;
-use process_util::in_child;
-
-/// True while `pid` exists and is not a zombie.
-fn running(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let state = stat
-                .rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .chars()
-                .next();
-            state != Some('Z') && state != Some('X')
-        }
-        Err(_) => false,
-    }
-}
+use process_util::{in_child, running};
 
 /// True when `pid` no longer exists at all: it ended and was reaped (no zombie left).
 fn gone(pid: u32) -> bool {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use paralelo::prelude::*;
-use process_util::in_child;
+use process_util::{in_child, running};
 
 #[test]
 fn fork_a_thousand_times_while_rayon_is_busy() {
@@ -37,23 +37,6 @@ fn fork_a_thousand_times_while_rayon_is_busy() {
         stop.store(true, Ordering::Relaxed);
         busy.join().unwrap();
     });
-}
-
-/// True while `pid` exists and is not a zombie.
-fn running(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let state = stat
-                .rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .chars()
-                .next();
-            state != Some('Z') && state != Some('X')
-        }
-        Err(_) => false,
-    }
 }
 
 fn shm_entries() -> Vec<String> {

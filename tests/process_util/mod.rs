@@ -26,3 +26,20 @@ pub(crate) fn in_child(secs: u64, body: impl FnOnce() + Send + 'static) {
         "the test body failed in its child process"
     );
 }
+
+/// True while `pid` exists and is not a zombie.
+pub(crate) fn running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .chars()
+                .next();
+            state != Some('Z') && state != Some('X')
+        }
+        Err(_) => false,
+    }
+}
