@@ -136,7 +136,7 @@ fn main() -> paralelo::Result<()> {
     // One block each: cheap memory-bound runs lose more to switching than to drift.
     let [rayon_sq, par_sq, pool_sq, seq_sq] = medians(
         1,
-        51,
+        301,
         [
             Box::new(|| squares.par_iter().map(|x| x * x).collect::<Vec<u64>>()),
             Box::new(|| par_map(|x: &u64| x * x, &squares).unwrap()),
