@@ -21,7 +21,8 @@ use common::{factorial, factorial_naive, load_average};
 /// c c c, a a a, …) so that a machine that slows down mid-run skews every variant alike.
 /// Each block starts after a pause and an untimed run: the pause lets the previous
 /// variant's pool threads, which spin a while after their work, fall asleep instead of
-/// competing for the 2 CPUs, and the first run warms the next variant's pool.
+/// competing for the 2 CPUs, and the first run warms the next variant's pool. Blocks of
+/// one run (variants on the same pool) alternate without pause or warm-up.
 fn medians<R, const N: usize>(
     blocks: usize,
     per_block: usize,
@@ -30,8 +31,10 @@ fn medians<R, const N: usize>(
     let mut runs = [(); N].map(|()| Vec::with_capacity(blocks * per_block));
     for _ in 0..blocks {
         for (variant, runs) in work.iter_mut().zip(&mut runs) {
-            std::thread::sleep(Duration::from_millis(20));
-            drop(std::hint::black_box(variant()));
+            if per_block > 1 {
+                std::thread::sleep(Duration::from_millis(20));
+                drop(std::hint::black_box(variant()));
+            }
             for _ in 0..per_block {
                 let start = Instant::now();
                 let out = variant();
@@ -132,14 +135,22 @@ fn main() -> paralelo::Result<()> {
     let squares: Vec<u64> = (0..1_000_000).collect();
     let mut report = Report::new();
 
-    // 1. One million cheap items.
-    // One block each: cheap memory-bound runs lose more to switching than to drift.
-    let [rayon_sq, par_sq, pool_sq, seq_sq] = medians(
-        1,
+    // 1. One million cheap items. par_map and rayon share rayon's global pool, so their
+    // runs alternate one by one (no pool switch between them); the thread Pool and the
+    // sequential loop get a block each: cheap memory-bound runs lose more to switching
+    // pools than to drift.
+    let [rayon_sq, par_sq] = medians(
         301,
+        1,
         [
             Box::new(|| squares.par_iter().map(|x| x * x).collect::<Vec<u64>>()),
             Box::new(|| par_map(|x: &u64| x * x, &squares).unwrap()),
+        ],
+    );
+    let [pool_sq, seq_sq] = medians(
+        1,
+        301,
+        [
             Box::new(|| pool.map(|x: &u64| x * x, &squares).unwrap()),
             Box::new(|| squares.iter().map(|x| x * x).collect::<Vec<u64>>()),
         ],
