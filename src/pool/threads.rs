@@ -479,7 +479,13 @@ impl Pool<Threads> {
                 *outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
                 done.store(true, Ordering::Release);
             });
-            let spin_until = Instant::now() + APPLY_SPIN;
+            // On one of this pool's own workers the task sits in this thread's queue: the
+            // scope's wait runs it, and spinning would only delay it.
+            let spin_until = if self.backend.on_own_worker() {
+                Instant::now()
+            } else {
+                Instant::now() + APPLY_SPIN
+            };
             while !done.load(Ordering::Acquire) && Instant::now() < spin_until {
                 std::hint::spin_loop();
             }
