@@ -41,6 +41,62 @@ fn tasks_run_in_other_processes_with_their_own_pids() {
 }
 
 #[test]
+fn one_map_forks_at_most_workers_processes_that_share_the_chunks() {
+    in_child(60, || {
+        let pool = Pool::builder()
+            .workers(2)
+            .chunksize(1)
+            .build_processes()
+            .unwrap();
+        let pids = pool.map(|_| std::process::id(), 0..40).unwrap();
+        let distinct: std::collections::HashSet<u32> = pids.iter().copied().collect();
+        assert!(
+            distinct.len() <= 2,
+            "{} processes for 40 chunks",
+            distinct.len()
+        );
+        // More items than one window of chunks: several rounds of children, in order.
+        let big = Pool::processes(2)
+            .unwrap()
+            .map(|x: u64| x * 3, 0..600_000u64)
+            .unwrap();
+        assert!(big.iter().enumerate().all(|(i, &v)| v == i as u64 * 3));
+    });
+}
+
+#[test]
+fn a_child_that_dies_fails_its_chunk_and_another_takes_the_rest() {
+    in_child(60, || {
+        for workers in [1, 2] {
+            let pool = Pool::builder()
+                .workers(workers)
+                .chunksize(1)
+                .build_processes()
+                .unwrap();
+            let done = Queue::<u32>::new().unwrap();
+            let seen = done.clone();
+            let err = pool
+                .map(
+                    move |i: u32| {
+                        if i == 2 {
+                            std::process::exit(3);
+                        }
+                        seen.put(i).unwrap();
+                        i
+                    },
+                    0..8u32,
+                )
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::WorkerDied, "{err}");
+            assert!(err.to_string().contains("exit code 3"), "{err}");
+            let mut got: Vec<u32> = std::iter::from_fn(|| done.try_get().ok().flatten()).collect();
+            got.sort();
+            assert_eq!(got, [0, 1, 3, 4, 5, 6, 7], "with {workers} workers");
+        }
+    });
+}
+
+#[test]
 fn async_variants_and_lifecycle() {
     in_child(60, || {
         let pool = Pool::builder()

@@ -11,7 +11,8 @@ use serde::de::DeserializeOwned;
 use super::builder::Initializer;
 use super::process_workers::Crew;
 use crate::ipc::codec;
-use crate::process::children::{ChildTask, Children, run_tasks, run_tasks_with};
+use crate::process::children::{ChildTask, Children, cancelled, run_tasks, run_tasks_with};
+use crate::process::chunk_workers::run_chunks;
 use crate::{Error, ErrorKind, Result};
 
 /// Runs tasks in children; clonable into the runner threads.
@@ -54,6 +55,47 @@ where
 /// hold at once, for a few more forks on very long inputs.
 const MAX_AUTO_CHUNK: usize = 1 << 16;
 
+/// Items per window of chunks handed to the children of one fork (at least four chunks
+/// per worker): bounds the input held at once, and the forks of a long input with small
+/// chunks.
+const WINDOW_ITEMS: usize = 1 << 18;
+
+/// Decodes chunk outcomes and hands them to a sink in chunk order; those that finish
+/// before an earlier one wait here, still encoded.
+struct InOrder<'s, R> {
+    sink: &'s mut dyn FnMut(Result<Vec<R>>),
+    early: BTreeMap<usize, Result<Vec<u8>>>,
+    next: usize,
+}
+
+impl<'s, R: DeserializeOwned> InOrder<'s, R> {
+    fn new(sink: &'s mut dyn FnMut(Result<Vec<R>>)) -> Self {
+        InOrder {
+            sink,
+            early: BTreeMap::new(),
+            next: 0,
+        }
+    }
+
+    /// How many chunks went to the sink.
+    fn emitted(&self) -> usize {
+        self.next
+    }
+
+    fn put(&mut self, index: usize, outcome: Result<Vec<u8>>) {
+        self.early.insert(index, outcome);
+        while let Some(outcome) = self.early.remove(&self.next) {
+            (self.sink)(outcome.and_then(|bytes| codec::decode(&bytes)));
+            self.next += 1;
+        }
+    }
+
+    /// The run stops here: the next chunk's outcome is `error`.
+    fn stop(&mut self, error: Error) {
+        (self.sink)(Err(error));
+    }
+}
+
 impl Engine {
     /// The chunk size for `n` items: the one set, or Python's rule (about four chunks per
     /// worker), capped at [`MAX_AUTO_CHUNK`].
@@ -63,11 +105,15 @@ impl Engine {
             .max(1)
     }
 
-    /// `f` over `items` in children, one chunk per child; each chunk's outcome goes to
-    /// `sink`, in order, as soon as it and every chunk before it are done. Chunks are cut
-    /// from `items` as children become free, and decoded one at a time: neither the input
-    /// nor the encoded results are ever all in memory at once (unless the input's length
-    /// is unknown and the chunk size is automatic: then it is collected first).
+    /// `f` over `items` in children; each chunk's outcome goes to `sink`, in order, as
+    /// soon as it and every chunk before it are done.
+    ///
+    /// Children are forked per call and take chunk after chunk (see
+    /// `crate::process::chunk_workers`), from windows of chunks cut from `items` before
+    /// the fork: neither the input nor the encoded results of a long input are ever all
+    /// in memory at once. Pools with an initializer or pinned cores keep one process per
+    /// chunk, as documented (the initializer before each chunk, each chunk's core in
+    /// turn).
     pub(super) fn map_chunks<A, F, R>(
         &self,
         f: &F,
@@ -83,6 +129,68 @@ impl Engine {
             return self.map_chunks(f, items.into_iter(), sink);
         }
         let per = self.chunk_len(low);
+        if self.initializer.is_some() || self.children.is_pinned() {
+            return self.map_process_per_chunk(f, items, per, sink);
+        }
+        let window = (4 * self.workers).max(WINDOW_ITEMS / per);
+        let epoch = crate::interrupt::epoch();
+        let mut items = items;
+        let mut emitter = InOrder::new(sink);
+        loop {
+            let chunks: Vec<Option<Vec<A>>> = (0..window)
+                .map_while(|_| {
+                    let chunk: Vec<A> = items.by_ref().take(per).collect();
+                    (!chunk.is_empty()).then_some(Some(chunk))
+                })
+                .collect();
+            if chunks.is_empty() {
+                return;
+            }
+            // A stop between two windows: the rest of the input is given up.
+            if self.children.is_terminated() {
+                return emitter.stop(cancelled());
+            }
+            if crate::interrupt::happened_since(epoch) {
+                return emitter.stop(crate::interrupt::error());
+            }
+            let count = chunks.len();
+            let mut chunks = chunks;
+            // Runs in the children, each on its own copy of `chunks`.
+            let mut run = |i: usize, out: &mut Vec<u8>| {
+                let chunk = chunks[i].take().ok_or("a chunk was given twice")?;
+                codec::encode_into(
+                    &EncodeAsComputed(RefCell::new(Some(chunk.into_iter().map(f)))),
+                    out,
+                )
+                .map_err(|e| e.to_string())
+            };
+            let base = emitter.emitted();
+            run_chunks(
+                count,
+                &mut run,
+                self.workers,
+                &self.children,
+                "ForkPoolWorker",
+                |i, outcome| emitter.put(base + i, outcome),
+            );
+            if emitter.emitted() < base + count {
+                return; // some chunk has no outcome: the run was stopped
+            }
+        }
+    }
+
+    /// One process per chunk (see [`map_chunks`](Self::map_chunks)): chunks are cut from
+    /// `items` as children become free.
+    fn map_process_per_chunk<A, F, R>(
+        &self,
+        f: &F,
+        items: impl Iterator<Item = A>,
+        per: usize,
+        sink: &mut dyn FnMut(Result<Vec<R>>),
+    ) where
+        F: Fn(A) -> R,
+        R: Serialize + DeserializeOwned,
+    {
         let mut items = items;
         let chunks = std::iter::from_fn(move || {
             let chunk: Vec<A> = items.by_ref().take(per).collect();
@@ -99,21 +207,13 @@ impl Engine {
                 ))))
             }) as ChildTask<'_>
         });
-        // Chunks that finished before an earlier one wait here, still encoded.
-        let mut early: BTreeMap<usize, Result<Vec<u8>>> = BTreeMap::new();
-        let mut next = 0;
+        let mut emitter = InOrder::new(sink);
         run_tasks_with(
             tasks,
             self.workers,
             &self.children,
             "ForkPoolWorker",
-            |index, outcome| {
-                early.insert(index, outcome);
-                while let Some(outcome) = early.remove(&next) {
-                    sink(outcome.and_then(|bytes| codec::decode(&bytes)));
-                    next += 1;
-                }
-            },
+            |index, outcome| emitter.put(index, outcome),
         );
     }
 

@@ -35,15 +35,19 @@ use crate::{Error, ErrorKind, Result, StarFn};
 ///   from one task to the next, and has the code that was loaded when it was forked: a
 ///   task whose code came later (a later notebook cell) gets a fresh worker. A worker
 ///   keeps only stdin, stdout and stderr of the files its parent had open. Capturing
-///   closures, `map`, `imap`, and pools with an initializer or pinned cores fork a process
-///   per task (per chunk). The same errors come back either way.
+///   closures, `imap`, and pools with an initializer or pinned cores fork a process per
+///   task (per chunk). The same errors come back either way.
+/// - [`map`](Pool::map) (and `starmap`, `map_async`) forks at most `workers` processes per
+///   call, after cutting the items into chunks; each takes the next chunk as soon as it
+///   has sent the results of the previous one, as Python's workers do.
 /// - A task that crashes its process — `panic`, `std::process::exit`, `abort`, `SIGSEGV`,
 ///   a `SIGKILL` from outside — fails with an [`ErrorKind::WorkerDied`] error naming the
 ///   exit code or signal; the other tasks run on, in fresh processes. No call waits on a
 ///   dead worker.
-/// - Every other task (for `map`: each chunk) gets a fresh process, forked from the
-///   caller: what one task changes in its memory, the next does not see, and the
-///   initializer runs in every one of them before its task.
+/// - Every other task (each chunk, for `imap` and for a pool with an initializer or
+///   pinned cores) gets a fresh process, forked from the caller: what one task changes in
+///   its memory, the next does not see, and the initializer runs in every one of them
+///   before its task.
 /// - [`terminate`](Pool::terminate) stops running tasks too (`SIGTERM`; persistent
 ///   workers `SIGKILL`), as in Python. Dropping the pool stops and reaps its workers.
 ///
@@ -384,7 +388,9 @@ impl Pool<Processes> {
 
     /// Applies `f` to every item in child processes and returns the results in order
     /// (Python's `map`). The items are cut into chunks (about four per worker, at most
-    /// 65,536 items each, unless a chunk size was set); each chunk runs in a fresh child.
+    /// 65,536 items each, unless a chunk size was set); at most `workers` children forked
+    /// for the call take the chunks one after another. A child that dies fails its chunk
+    /// and a fresh child takes the rest.
     ///
     /// # Examples
     ///

@@ -25,11 +25,11 @@ use crate::sys::{self, ChildWatch, ExitStatus};
 use crate::{Error, ErrorKind, Result};
 
 /// How often running children are checked with `waitpid` besides their sockets.
-const CHECK_EVERY: Duration = Duration::from_millis(50);
+pub(super) const CHECK_EVERY: Duration = Duration::from_millis(50);
 
 /// Frame sent by a child: `[u64 length][u8 tag][payload]`; tag 0 = the encoded value,
 /// 1 = a panic's message, 2 = an encoding error's message.
-const HEADER: usize = 9;
+pub(super) const HEADER: usize = 9;
 
 /// What a child computes: the encoded value, or the message of an encoding error.
 pub(crate) type ChildTask<'a> = Box<dyn FnOnce() -> std::result::Result<Vec<u8>, String> + 'a>;
@@ -86,7 +86,7 @@ impl Children {
 
     /// Keeps `child` (whose result has arrived) to be reaped later, and reaps those of
     /// the earlier ones that are done.
-    fn finishing(&self, child: ChildWatch) {
+    pub(super) fn finishing(&self, child: ChildWatch) {
         let mut exiting = self.exiting.lock().unwrap_or_else(|p| p.into_inner());
         exiting.push(child);
         exiting.retain_mut(|c| {
@@ -120,7 +120,7 @@ impl Children {
         self.terminated.load(Ordering::SeqCst)
     }
 
-    fn register(&self, pid: Pid) {
+    pub(super) fn register(&self, pid: Pid) {
         self.pids
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -130,7 +130,7 @@ impl Children {
         }
     }
 
-    fn unregister(&self, pid: Pid) {
+    pub(super) fn unregister(&self, pid: Pid) {
         self.pids
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -191,21 +191,28 @@ impl Running {
     /// The task's outcome, once the child has ended (or sent everything).
     fn outcome(&self, status: Option<ExitStatus>, terminated: bool) -> Result<Vec<u8>> {
         match self.frame() {
-            Some((0, payload)) => Ok(payload.to_vec()),
-            Some((tag, message)) => Err(Error::new(
-                if tag == 1 {
-                    ErrorKind::TaskPanicked
-                } else {
-                    ErrorKind::Serialization
-                },
-                String::from_utf8_lossy(message).into_owned(),
-            )),
+            Some((tag, payload)) => tagged_outcome(tag, payload.to_vec()),
             None if terminated => Err(Error::new(
                 ErrorKind::Cancelled,
                 "the task was stopped: its pool was terminated while it ran",
             )),
             None => Err(worker_died(status)),
         }
+    }
+}
+
+/// Tag 0: the encoded value; 1: a panic's message; 2: an encoding error's message.
+pub(super) fn tagged_outcome(tag: u8, payload: Vec<u8>) -> Result<Vec<u8>> {
+    match tag {
+        0 => Ok(payload),
+        tag => Err(Error::new(
+            if tag == 1 {
+                ErrorKind::TaskPanicked
+            } else {
+                ErrorKind::Serialization
+            },
+            String::from_utf8_lossy(&payload).into_owned(),
+        )),
     }
 }
 
@@ -244,7 +251,7 @@ pub(crate) fn run_tasks<'a>(
         .collect()
 }
 
-fn cancelled() -> Error {
+pub(crate) fn cancelled() -> Error {
     Error::new(
         ErrorKind::Cancelled,
         "the task never ran: its pool was terminated first",
@@ -430,7 +437,7 @@ impl Drop for Runner<'_> {
 }
 
 /// The child closed its socket: it is exiting. Waits a moment for it, then kills it.
-fn reap_after_eof(child: &mut ChildWatch) -> Option<ExitStatus> {
+pub(super) fn reap_after_eof(child: &mut ChildWatch) -> Option<ExitStatus> {
     if let Ok(Some(status)) = child.wait_timeout(Duration::from_secs(1)) {
         return Some(status);
     }

@@ -3,6 +3,7 @@
 
 mod affinity;
 pub(crate) mod children;
+pub(crate) mod chunk_workers;
 mod cpus;
 mod current;
 mod logging;
