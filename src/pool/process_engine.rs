@@ -55,10 +55,13 @@ where
 /// hold at once, for a few more forks on very long inputs.
 const MAX_AUTO_CHUNK: usize = 1 << 16;
 
-/// Items per window of chunks handed to the children of one fork (at least four chunks
-/// per worker): bounds the input held at once, and the forks of a long input with small
+/// Automatic chunks per worker for `map`.
+const CHUNKS_PER_WORKER: usize = 16;
+
+/// Items per window of chunks handed to the children of one fork (at least
+/// [`CHUNKS_PER_WORKER`] chunks per worker): bounds the input held at once, and the forks of a long input with small
 /// chunks.
-const WINDOW_ITEMS: usize = 1 << 18;
+const WINDOW_ITEMS: usize = 1 << 20;
 
 /// Decodes chunk outcomes and hands them to a sink in chunk order; those that finish
 /// before an earlier one wait here, still encoded.
@@ -97,11 +100,11 @@ impl<'s, R: DeserializeOwned> InOrder<'s, R> {
 }
 
 impl Engine {
-    /// The chunk size for `n` items: the one set, or Python's rule (about four chunks per
-    /// worker), capped at [`MAX_AUTO_CHUNK`].
-    pub(super) fn chunk_len(&self, n: usize) -> usize {
+    /// The chunk size for `n` items: the one set, or about `per_worker` chunks per worker
+    /// (Python's rule is four), capped at [`MAX_AUTO_CHUNK`].
+    pub(super) fn chunk_len(&self, n: usize, per_worker: usize) -> usize {
         self.chunksize
-            .unwrap_or_else(|| n.div_ceil(4 * self.workers).min(MAX_AUTO_CHUNK))
+            .unwrap_or_else(|| n.div_ceil(per_worker * self.workers).min(MAX_AUTO_CHUNK))
             .max(1)
     }
 
@@ -128,11 +131,15 @@ impl Engine {
             let items: Vec<A> = items.collect();
             return self.map_chunks(f, items.into_iter(), sink);
         }
-        let per = self.chunk_len(low);
         if self.initializer.is_some() || self.children.is_pinned() {
+            let per = self.chunk_len(low, 4);
             return self.map_process_per_chunk(f, items, per, sink);
         }
-        let window = (4 * self.workers).max(WINDOW_ITEMS / per);
+        // A chunk costs a round trip on a socket here, not a fork: finer chunks than
+        // Python's four per worker balance better (the last chunk is what one child may
+        // still run while the other idles).
+        let per = self.chunk_len(low, CHUNKS_PER_WORKER);
+        let window = (CHUNKS_PER_WORKER * self.workers).max(WINDOW_ITEMS / per);
         let epoch = crate::interrupt::epoch();
         let mut items = items;
         let mut emitter = InOrder::new(sink);

@@ -45,8 +45,9 @@ struct Member {
     header_len: usize,
     /// The payload received so far (its capacity reserved from the header's length).
     payload: Vec<u8>,
-    /// The chunk it was given and has not answered yet.
-    holding: Option<usize>,
+    /// The chunks it was given and has not answered yet, in the order it runs them: the
+    /// first is running, a second (if any) waits in its socket so that it never idles.
+    holding: VecDeque<usize>,
     eof: bool,
 }
 
@@ -109,7 +110,7 @@ impl Member {
     /// sure, so that the next check reports its death as this chunk's outcome: a chunk
     /// is never left waiting for a child that will not answer.
     fn give(&mut self, i: usize) {
-        self.holding = Some(i);
+        self.holding.push_back(i);
         let bytes = (i as u64).to_le_bytes();
         // MSG_NOSIGNAL: a dead child's socket must give an error, not SIGPIPE.
         let sent = send(
@@ -158,6 +159,8 @@ pub(crate) fn run_chunks(
     };
     let epoch = interrupt::epoch();
     let workers = workers.max(1);
+    // The number of children this call runs at once (for the queueing rule of `top_up`).
+    let at_once = workers.min(chunks);
     loop {
         if interrupt::happened_since(epoch) {
             for m in crew.members.drain(..) {
@@ -165,7 +168,7 @@ pub(crate) fn run_chunks(
                 let _ = sys::kill(m.child.pid(), libc::SIGKILL);
                 let _ = m.child.wait_timeout(Duration::from_secs(5));
                 children.unregister(m.child.pid());
-                if let Some(i) = m.holding {
+                for i in m.holding {
                     on_outcome(i, Err(interrupt::error()));
                 }
             }
@@ -184,6 +187,7 @@ pub(crate) fn run_chunks(
             match spawn(run, children, name_prefix) {
                 Ok(mut m) => {
                     m.give(i);
+                    top_up(&mut m, &mut pending, at_once);
                     crew.members.push(m);
                 }
                 Err(e) => on_outcome(i, Err(e)),
@@ -198,21 +202,20 @@ pub(crate) fn run_chunks(
             let m = &mut crew.members[k];
             m.drain();
             if let Some((tag, payload)) = m.take_frame() {
-                if let Some(i) = m.holding.take() {
+                let answered = m.holding.pop_front();
+                // Its next chunk first, then the decoding of this one.
+                if !children.is_terminated() {
+                    top_up(m, &mut pending, at_once);
+                }
+                if let Some(i) = answered {
                     on_outcome(i, tagged_outcome(tag, payload));
                 }
-                let next = (!children.is_terminated())
-                    .then(|| pending.pop_front())
-                    .flatten();
-                match next {
-                    Some(i) => m.give(i),
-                    None => {
-                        // Nothing left for it: it leaves at end of file, reaped later.
-                        let _ = m.socket.shutdown(std::net::Shutdown::Write);
-                        let m = crew.members.swap_remove(k);
-                        children.finishing(m.child);
-                        continue;
-                    }
+                if m.holding.is_empty() {
+                    // Nothing left for it: it leaves at end of file, reaped later.
+                    let _ = m.socket.shutdown(std::net::Shutdown::Write);
+                    let m = crew.members.swap_remove(k);
+                    children.finishing(m.child);
+                    continue;
                 }
             }
             let m = &mut crew.members[k];
@@ -227,9 +230,9 @@ pub(crate) fn run_chunks(
             let status = status.or_else(|| reap_after_eof(&mut m.child));
             m.drain();
             let frame = m.take_frame();
-            let m = crew.members.swap_remove(k);
+            let mut m = crew.members.swap_remove(k);
             children.unregister(m.child.pid());
-            if let Some(i) = m.holding {
+            if let Some(i) = m.holding.pop_front() {
                 let outcome = match frame {
                     Some((tag, payload)) => tagged_outcome(tag, payload),
                     None if children.is_terminated() => Err(cancelled()),
@@ -237,6 +240,24 @@ pub(crate) fn run_chunks(
                 };
                 on_outcome(i, outcome);
             }
+            // Chunks it had not started go to the next child.
+            for i in m.holding.into_iter().rev() {
+                pending.push_front(i);
+            }
+        }
+    }
+}
+
+/// Gives `m` a second chunk to queue while there are more chunks left than children to
+/// take them (near the end, a queued chunk could wait while another child idles).
+fn top_up(m: &mut Member, pending: &mut VecDeque<usize>, at_once: usize) {
+    while m.holding.len() < 2 && pending.len() > at_once {
+        let Some(i) = pending.pop_front() else { break };
+        m.give(i);
+    }
+    if m.holding.is_empty() {
+        if let Some(i) = pending.pop_front() {
+            m.give(i);
         }
     }
 }
@@ -298,7 +319,7 @@ fn spawn(run: &mut ChunkFn<'_>, children: &Children, name_prefix: &str) -> Resul
         header: [0; HEADER],
         header_len: 0,
         payload: Vec::new(),
-        holding: None,
+        holding: VecDeque::new(),
         eof: false,
     })
 }
