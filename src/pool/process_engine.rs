@@ -59,8 +59,8 @@ const MAX_AUTO_CHUNK: usize = 1 << 16;
 const CHUNKS_PER_WORKER: usize = 16;
 
 /// Items per window of chunks handed to the children of one fork (at least
-/// [`CHUNKS_PER_WORKER`] chunks per worker): bounds the input held at once, and the forks of a long input with small
-/// chunks.
+/// [`CHUNKS_PER_WORKER`] chunks per worker): bounds the input held at once, and the
+/// forks of a long input with small chunks.
 const WINDOW_ITEMS: usize = 1 << 20;
 
 /// Decodes chunk outcomes and hands them to a sink in chunk order; those that finish
