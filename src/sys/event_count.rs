@@ -88,3 +88,49 @@ impl EventCount {
         found
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+
+    use super::{EventCount, SharedRegion};
+
+    /// Two threads take turns through the sleeping path only (no spin, no timeout to fall
+    /// back on): a single lost wake-up leaves both asleep, which the bound turns into a
+    /// failure.
+    #[test]
+    fn no_wake_up_is_lost_in_a_ping_pong() {
+        const ROUNDS: u64 = 20_000;
+        let region = Arc::new(SharedRegion::new(128).unwrap());
+        let event = EventCount::new(region.clone(), 0);
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let far = || Instant::now() + Duration::from_secs(3600);
+        let side = |odd: bool| {
+            let region = region.clone();
+            let event = event.clone();
+            let done = done_tx.clone();
+            std::thread::spawn(move || {
+                let turn = region.u64_at(64);
+                for round in 0..ROUNDS {
+                    let mine = 2 * round + u64::from(odd);
+                    assert!(event.wait(|| turn.load(Ordering::Acquire) == mine, far()));
+                    turn.store(mine + 1, Ordering::Release);
+                    event.notify();
+                }
+                done.send(()).unwrap();
+            })
+        };
+        let a = side(false);
+        let b = side(true);
+        for _ in 0..2 {
+            done_rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("a wake-up was lost: both sides sleep");
+        }
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(region.u64_at(64).load(Ordering::Relaxed), 2 * ROUNDS);
+    }
+}
