@@ -13,6 +13,9 @@
 //! fail at once (the kernel compares the word under the futex's lock, the same lock wake
 //! takes); one that read it after the bump also sees the change, because the bump comes
 //! after the notifier's fence and the waiter reads `seq` with `Acquire` before its check.
+//!
+//! A process killed while it sleeps here leaves `sleepers` one too high for good: every
+//! later notify then pays a `FUTEX_WAKE` it did not need. Slower, never wrong.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering, fence};
