@@ -42,6 +42,7 @@ const HEAD: usize = 2 * LINE; // bytes written, ever
 const PUSHED: usize = HEAD + 8; // messages written, ever
 const ITEMS: usize = HEAD + 16; // whole items written, ever (task_done counts against it)
 const TAIL_SEEN: usize = HEAD + 24; // the writer's last view of TAIL (never ahead of it)
+const POPPED_SEEN: usize = HEAD + 32; // the writer's last view of POPPED (never ahead of it)
 // The reader's line: written only by the holder of the reader lock.
 const TAIL: usize = 3 * LINE; // bytes read, ever
 const POPPED: usize = TAIL + 8; // messages read, ever
@@ -330,7 +331,8 @@ impl Writer<'_> {
         self.relock == Relock::OwnerDied
     }
 
-    /// True when `need` more bytes (and one more message) fit after `head`.
+    /// True when `need` more bytes (and one more message) fit after `head`. Reads the
+    /// reader's line only when the cached views say no.
     fn has_room(&self, head: u64, need: usize) -> bool {
         let ring = self.ring;
         let fits = |tail: u64| ring.capacity - (head - tail) as usize >= need;
@@ -341,9 +343,19 @@ impl Writer<'_> {
                 return false;
             }
         }
-        ring.maxsize == 0
-            || (ring.word(PUSHED).load(Relaxed)).saturating_sub(ring.word(POPPED).load(Acquire))
-                < ring.maxsize as u64
+        if ring.maxsize == 0 {
+            return true;
+        }
+        let below_max = |popped: u64| {
+            let pushed = ring.word(PUSHED).load(Relaxed);
+            pushed.saturating_sub(popped) < ring.maxsize as u64
+        };
+        if below_max(ring.word(POPPED_SEEN).load(Relaxed)) {
+            return true;
+        }
+        let popped = ring.word(POPPED).load(Acquire);
+        ring.word(POPPED_SEEN).store(popped, Relaxed);
+        below_max(popped)
     }
 
     /// Writes one message made of `pieces` if it fits now; false when the ring is full.
