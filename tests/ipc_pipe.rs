@@ -156,3 +156,49 @@ fn poll_reports_end_of_file_as_ready() {
     assert!(a.poll(Duration::from_secs(5)).unwrap());
     assert_eq!(a.recv().unwrap_err().kind(), ErrorKind::Disconnected);
 }
+
+#[test]
+fn one_end_shared_by_threads_and_processes_delivers_each_message_once_in_order() {
+    in_child(60, || {
+        const EACH: u64 = 20_000;
+        let (rx, tx) = Pipe::<(u64, u64)>::one_way().unwrap();
+        let tx = std::sync::Arc::new(tx);
+        // Two processes and, in this one, two threads send through the same end.
+        let procs: Vec<_> = (0..2u64)
+            .map(|who| {
+                let tx = tx.clone();
+                Process::new(move || {
+                    for n in 0..EACH {
+                        tx.send((who, n)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for p in &procs {
+            p.start().unwrap();
+        }
+        let threads: Vec<_> = (2..4u64)
+            .map(|who| {
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    for n in 0..EACH {
+                        tx.send((who, n)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let mut next = [0u64; 4];
+        for _ in 0..4 * EACH {
+            let (who, n) = rx.recv().unwrap();
+            assert_eq!(n, next[who as usize], "sender {who} out of order");
+            next[who as usize] += 1;
+        }
+        assert_eq!(next, [EACH; 4]);
+        for t in threads {
+            t.join().unwrap();
+        }
+        for p in &procs {
+            p.join().unwrap();
+        }
+    });
+}

@@ -65,18 +65,35 @@ pub struct Connection<T> {
     inbox: Option<Ring>,
     /// The ring this end writes (None: read-only end).
     outbox: Option<Ring>,
-    /// Held while receiving; true when a marker said the next message is on the socket
-    /// but it has not been read yet (a timeout came first).
-    receiving: Mutex<bool>,
+    /// Held while receiving.
+    receiving: Mutex<Receiving>,
     /// Held while sending (keeps ring and socket in the same order).
     sending: Mutex<Sending>,
     _type: PhantomData<fn(T) -> T>,
 }
 
-/// The sender's state: the encoding buffer, and when the peer was last seen alive.
+/// The sender's state: the encoding buffer, and when the peer was last seen alive (on
+/// the coarse clock).
 struct Sending {
     frame: Vec<u8>,
-    checked: Option<Instant>,
+    checked: Option<Duration>,
+}
+
+/// The receiver's state.
+struct Receiving {
+    /// True when a marker said the next message is on the socket but it has not been
+    /// read yet (a timeout came first).
+    on_socket: bool,
+    /// The last message taken from the ring (reused: no allocation per message).
+    buf: Vec<u8>,
+}
+
+/// The coarse monotonic clock (updated every tick, a few nanoseconds to read): enough to
+/// space out checks that need not be exact. `None` if it cannot be read.
+fn coarse_now() -> Option<Duration> {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC_COARSE)
+        .ok()
+        .map(Duration::from)
 }
 
 /// A sender checks that its peer lives at most this often while the ring has room (a
@@ -90,7 +107,10 @@ impl<T> Connection<T> {
             socket: FrameSocket::new(socket),
             inbox,
             outbox,
-            receiving: Mutex::new(false),
+            receiving: Mutex::new(Receiving {
+                on_socket: false,
+                buf: Vec::new(),
+            }),
             sending: Mutex::new(Sending {
                 frame: Vec::with_capacity(256),
                 checked: None,
@@ -108,22 +128,36 @@ impl<T> Connection<T> {
         })
     }
 
-    fn receiving(&self) -> MutexGuard<'_, bool> {
-        // The flag is a single bool: a panic cannot leave it half-written.
+    fn receiving(&self) -> MutexGuard<'_, Receiving> {
+        // A flag and a scratch buffer: a panic cannot leave them inconsistent.
         self.receiving.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Puts `bytes` in the outbox, waiting for room while the peer lives.
-    fn push(&self, ring: &Ring, bytes: &[u8], checked: &mut Option<Instant>) -> Result<()> {
-        let now = Instant::now();
-        if checked.is_none_or(|at| now.duration_since(at) >= SENDER_CHECK) {
+    fn push(&self, ring: &Ring, bytes: &[u8], checked: &mut Option<Duration>) -> Result<()> {
+        let now = coarse_now();
+        let due = match (now, *checked) {
+            (Some(now), Some(at)) => now.saturating_sub(at) >= SENDER_CHECK,
+            _ => true,
+        };
+        if due {
             if self.socket.peer_gone() {
                 return Err(disconnected());
             }
-            *checked = Some(now);
+            *checked = now;
+        }
+        // The fast path: no clock read, no system call.
+        if let Some(writer) = ring.try_lock_writer()? {
+            if writer.try_push(&[bytes], true)? {
+                return Ok(());
+            }
         }
         loop {
-            match ring.push(bytes, Some(Instant::now() + CHECK_EVERY)) {
+            let slice = Instant::now() + CHECK_EVERY;
+            let pushed = ring
+                .lock_writer(Some(slice))
+                .and_then(|writer| writer.push(&[bytes], Some(slice), true));
+            match pushed {
                 Err(e) if e.is_timeout() && self.socket.peer_gone() => return Err(disconnected()),
                 Err(e) if e.is_timeout() => continue,
                 other => return other,
@@ -154,16 +188,27 @@ impl<T> Connection<T> {
         self.socket.send_frame(&frame[1..])
     }
 
-    fn recv_bytes(&self, deadline: Option<Instant>) -> Result<Vec<u8>> {
+    /// Waits for the next message and hands its bytes to `f`.
+    fn recv_with<R>(
+        &self,
+        deadline: Option<Instant>,
+        f: impl FnOnce(&[u8]) -> Result<R>,
+    ) -> Result<R> {
         let ring = self.inbox()?;
-        let mut on_socket = self.receiving();
-        if *on_socket {
+        let mut state = self.receiving();
+        let state = &mut *state;
+        if state.on_socket {
             let body = self.socket.recv_frame(deadline)?;
-            *on_socket = false;
-            return Ok(body);
+            state.on_socket = false;
+            return f(&body);
         }
+        // The fast path: no clock read, no system call.
+        let mut popped = match ring.try_lock_reader()? {
+            Some(reader) => reader.try_pop_into(&mut state.buf)?,
+            None => false,
+        };
         let epoch = crate::interrupt::epoch();
-        loop {
+        while !popped {
             if crate::interrupt::happened_since(epoch) {
                 return Err(crate::interrupt::error()); // the notebook's stop button
             }
@@ -171,44 +216,47 @@ impl<T> Connection<T> {
                 Some(d) => d.min(Instant::now() + CHECK_EVERY),
                 None => Instant::now() + CHECK_EVERY,
             };
-            let popped = match ring.pop(Some(slice)) {
+            let waited = ring
+                .lock_reader(Some(slice))
+                .and_then(|reader| reader.pop_into(&mut state.buf, Some(slice)));
+            match waited {
+                Ok(()) => popped = true,
                 Err(e) if e.is_timeout() => {
                     if self.socket.peer_gone() {
                         // Whatever the peer sent before it went is still delivered.
-                        match ring.pop(Some(Instant::now())) {
-                            Err(e) if e.is_timeout() => return Err(disconnected()),
-                            other => other,
+                        match ring.try_lock_reader()? {
+                            Some(reader) if reader.try_pop_into(&mut state.buf)? => popped = true,
+                            Some(_) => return Err(disconnected()),
+                            None => {} // another process reads: try again
                         }
                     } else if deadline.is_some_and(|d| Instant::now() >= d) {
                         return Err(Error::new(
                             ErrorKind::Timeout,
                             "nothing arrived before the timeout",
                         ));
-                    } else {
-                        continue;
                     }
                 }
-                other => other,
-            }?;
-            return match popped.split_first() {
-                Some((&INLINE, body)) => Ok(body.to_vec()),
-                Some((&ON_SOCKET, _)) => {
-                    *on_socket = true;
-                    let body = self.socket.recv_frame(deadline)?;
-                    *on_socket = false;
-                    Ok(body)
-                }
-                _ => Err(Error::new(
-                    ErrorKind::Serialization,
-                    "a garbled pipe message",
-                )),
-            };
+                Err(e) => return Err(e),
+            }
+        }
+        match state.buf.split_first() {
+            Some((&INLINE, body)) => f(body),
+            Some((&ON_SOCKET, _)) => {
+                state.on_socket = true;
+                let body = self.socket.recv_frame(deadline)?;
+                state.on_socket = false;
+                f(&body)
+            }
+            _ => Err(Error::new(
+                ErrorKind::Serialization,
+                "a garbled pipe message",
+            )),
         }
     }
 
     fn poll_ready(&self, timeout: Duration) -> Result<bool> {
         let ring = self.inbox()?;
-        if *self.receiving() {
+        if self.receiving().on_socket {
             return Ok(true);
         }
         let deadline = Instant::now() + timeout;
@@ -276,7 +324,7 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
     /// [`ErrorKind::Interrupted`](crate::ErrorKind) when interrupted (the notebook's stop
     /// button, see [`crate::interrupt`]).
     pub fn recv(&self) -> Result<T> {
-        codec::decode(&self.recv_bytes(None)?)
+        self.recv_with(None, codec::decode)
     }
 
     /// Like [`recv`](Self::recv), waiting at most `timeout`.
@@ -296,7 +344,7 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
     ///
     /// [`ErrorKind::Timeout`] when nothing arrived in time, or any error of [`recv`](Self::recv).
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T> {
-        codec::decode(&self.recv_bytes(Some(Instant::now() + timeout))?)
+        self.recv_with(Some(Instant::now() + timeout), codec::decode)
     }
 
     /// True when a value (or the end of file) is ready to be received, waiting at most

@@ -1,7 +1,9 @@
 //! `Queue<T>`: a FIFO queue shared by processes and threads.
 
 use std::borrow::Borrow;
+use std::cell::Cell;
 use std::marker::PhantomData;
+use std::thread::LocalKey;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -9,9 +11,30 @@ use serde::de::DeserializeOwned;
 
 use super::codec;
 use super::holders::Holders;
-use super::parts::{self, PartLocks};
+use super::parts;
 use super::ring::{DEFAULT_BYTES, Ring};
 use crate::Result;
+
+thread_local! {
+    /// Each thread's buffer for encoding the items it puts.
+    static ENCODE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    /// Each thread's buffer for the items it gets, before decoding.
+    static DECODE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Buffers bigger than this are not kept for the next item.
+const KEEP: usize = 64 * 1024;
+
+/// Runs `f` with this thread's buffer in `slot` (taken out while `f` runs, so that a
+/// nested call gets a fresh one), and keeps it for the next call unless it grew big.
+fn with_buffer<R>(slot: &'static LocalKey<Cell<Vec<u8>>>, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let mut buf = slot.try_with(Cell::take).unwrap_or_default();
+    let out = f(&mut buf);
+    if buf.capacity() <= KEEP {
+        let _ = slot.try_with(|s| s.set(buf));
+    }
+    out
+}
 
 /// A first-in first-out queue that forked processes and threads share, like Python's
 /// `multiprocessing.Queue`.
@@ -42,7 +65,6 @@ use crate::Result;
 /// ```
 pub struct Queue<T> {
     pub(crate) ring: Ring,
-    locks: PartLocks,
     holders: Holders,
     _type: PhantomData<fn(T) -> T>,
 }
@@ -51,7 +73,6 @@ impl<T> Clone for Queue<T> {
     fn clone(&self) -> Self {
         Queue {
             ring: self.ring.clone(),
-            locks: self.locks.clone(),
             holders: self.holders.clone(),
             _type: PhantomData,
         }
@@ -124,31 +145,26 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     pub fn with_buffer(maxsize: usize, bytes: usize) -> Result<Self> {
         Ok(Queue {
             ring: Ring::new(maxsize, bytes)?,
-            locks: PartLocks::new()?,
             holders: Holders::new()?,
             _type: PhantomData,
         })
     }
 
-    /// The encoding of `item`, after one byte reserved for the part tag.
-    fn encode(item: &T) -> Result<Vec<u8>> {
-        let mut bytes = vec![0u8];
-        codec::encode_into(item, &mut bytes)?;
-        Ok(bytes)
-    }
-
     fn put_until(&self, item: &T, deadline: Option<Instant>) -> Result<()> {
-        parts::put(&self.ring, &self.locks, &mut Self::encode(item)?, deadline)
+        with_buffer(&ENCODE, |frame| {
+            frame.clear();
+            frame.push(0); // reserved for the part tag
+            codec::encode_into(item, frame)?;
+            parts::put(&self.ring, frame, deadline)
+        })
     }
 
     fn get_until(&self, deadline: Option<Instant>) -> Result<T> {
         let nobody_else = || self.holders.others_gone();
-        codec::decode(&parts::get(
-            &self.ring,
-            &self.locks,
-            deadline,
-            &nobody_else,
-        )?)
+        with_buffer(&DECODE, |buf| {
+            let start = parts::get(&self.ring, deadline, &nobody_else, buf)?;
+            codec::decode(&buf[start..])
+        })
     }
 
     /// Puts `item` at the end, waiting while the queue is full (Python's `put`).

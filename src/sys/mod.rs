@@ -18,6 +18,7 @@
 //!   are made from long-lived threads (the caller's, or a pool's supervisor).
 
 mod affinity;
+mod event_count;
 mod fork;
 mod futex;
 mod hangup;
@@ -29,6 +30,7 @@ mod wait;
 mod zst_call;
 
 pub(crate) use affinity::{current_cpu, set_affinity};
+pub(crate) use event_count::EventCount;
 pub(crate) use fork::{close_inherited_fds, fork_run, fork_run_detached, kill};
 pub(crate) use hangup::peer_closed;
 pub(crate) use pmutex::{RawCondvar, RawMutex, Relock};

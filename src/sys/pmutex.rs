@@ -222,12 +222,6 @@ impl RawCondvar {
         mutex.after_lock(rc).map(|_| false)
     }
 
-    /// Wakes one waiter.
-    pub(crate) fn notify_one(&self) {
-        // SAFETY: the condvar was initialised.
-        unsafe { libc::pthread_cond_signal(self.ptr()) };
-    }
-
     /// Wakes every waiter.
     pub(crate) fn notify_all(&self) {
         // SAFETY: the condvar was initialised.
