@@ -386,7 +386,7 @@ impl<'a> Runner<'a> {
             if self.running.is_empty() {
                 return None;
             }
-            wait_readable(&self.running);
+            wait_readable(self.running.iter().map(|r| &r.socket));
             self.collect(children);
         }
     }
@@ -445,10 +445,10 @@ pub(super) fn reap_after_eof(child: &mut ChildWatch) -> Option<ExitStatus> {
     child.wait_timeout(Duration::from_secs(5)).ok().flatten()
 }
 
-fn wait_readable(running: &[Running]) {
-    let mut fds: Vec<PollFd<'_>> = running
-        .iter()
-        .map(|r| PollFd::new(r.socket.as_fd(), PollFlags::POLLIN))
+/// Waits until one of `sockets` is readable, or [`CHECK_EVERY`] passed.
+pub(super) fn wait_readable<'s>(sockets: impl Iterator<Item = &'s UnixStream>) {
+    let mut fds: Vec<PollFd<'_>> = sockets
+        .map(|s| PollFd::new(s.as_fd(), PollFlags::POLLIN))
         .collect();
     let ms = CHECK_EVERY.as_millis() as i32;
     let _ = poll(

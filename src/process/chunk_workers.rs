@@ -16,17 +16,15 @@
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
-use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{MsgFlags, send};
 
 use super::children::{
-    CHECK_EVERY, Children, HEADER, cancelled, reap_after_eof, tagged_outcome, worker_died,
+    Children, HEADER, cancelled, reap_after_eof, tagged_outcome, wait_readable, worker_died,
 };
 use crate::sys::{self, ChildWatch, ExitStatus};
 use crate::{Result, interrupt};
@@ -196,7 +194,7 @@ pub(crate) fn run_chunks(
         if crew.members.is_empty() {
             return;
         }
-        wait_readable(&crew.members);
+        wait_readable(crew.members.iter().map(|m| &m.socket));
         let mut k = 0;
         while k < crew.members.len() {
             let m = &mut crew.members[k];
@@ -260,18 +258,6 @@ fn top_up(m: &mut Member, pending: &mut VecDeque<usize>, at_once: usize) {
             m.give(i);
         }
     }
-}
-
-fn wait_readable(members: &[Member]) {
-    let mut fds: Vec<PollFd<'_>> = members
-        .iter()
-        .map(|m| PollFd::new(m.socket.as_fd(), PollFlags::POLLIN))
-        .collect();
-    let ms = CHECK_EVERY.as_millis() as i32;
-    let _ = poll(
-        &mut fds,
-        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
-    );
 }
 
 /// Forks a child that answers chunk numbers until the parent says there are no more.
