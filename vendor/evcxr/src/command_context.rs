@@ -47,6 +47,15 @@ impl CommandContext {
         Ok((command_context, eval_context_outputs))
     }
 
+    // paralelo: see `EvalContext::new_without_warm_up`.
+    /// Like [`CommandContext::new`], but without evaluating anything before returning: the
+    /// caller must execute code before asking for completions or hover text.
+    pub fn new_without_warm_up() -> Result<(CommandContext, EvalContextOutputs), Error> {
+        let (eval_context, eval_context_outputs) = EvalContext::new_without_warm_up()?;
+        let command_context = CommandContext::with_eval_context(eval_context);
+        Ok((command_context, eval_context_outputs))
+    }
+
     pub fn with_eval_context(eval_context: EvalContext) -> CommandContext {
         CommandContext {
             print_timings: false,

@@ -417,7 +417,30 @@ impl EvalContext {
     }
 
     pub fn with_subprocess_command(
+        subprocess_command: std::process::Command,
+    ) -> Result<(EvalContext, EvalContextOutputs), Error> {
+        Self::with_subprocess_command_and_warm_up(subprocess_command, true)
+    }
+
+    // paralelo: a context that does not evaluate `42` before returning. That warm-up makes
+    // rust-analyzer load the sysroot and build its name tables for a crate graph that the
+    // caller's first evaluation (a `:dep`) replaces at once: seconds of work done twice.
+    /// Like [`EvalContext::new`], but without evaluating anything before returning.
+    ///
+    /// The caller must evaluate code (anything that writes the crate's Cargo.toml) before it
+    /// asks for completions or hover text. When the linker is `lld`, the warm-up still runs,
+    /// since it is how evcxr learns whether `lld` works.
+    pub fn new_without_warm_up() -> Result<(EvalContext, EvalContextOutputs), Error> {
+        fix_path();
+
+        let current_exe = std::env::current_exe()?;
+        Self::with_subprocess_command_and_warm_up(std::process::Command::new(current_exe), false)
+    }
+
+    // paralelo: the body of `with_subprocess_command`, with the warm-up made optional.
+    fn with_subprocess_command_and_warm_up(
         mut subprocess_command: std::process::Command,
+        warm_up: bool,
     ) -> Result<(EvalContext, EvalContextOutputs), Error> {
         let parsed_config = toml_parse::ConfigToml::find_then_parse()?;
         let tmpdir_var = parsed_config.get_tmp_dir()?;
@@ -449,7 +472,7 @@ impl EvalContext {
         };
         if context.committed_state.linker() == "lld" && context.eval("42").is_err() {
             context.committed_state.set_linker("system".to_owned());
-        } else {
+        } else if warm_up {
             // We need to eval something anyway, otherwise rust-analyzer crashes when trying to get
             // completions. Not 100% sure. Just writing Cargo.toml isn't sufficient.
             if let Err(error) = context.eval("42") {

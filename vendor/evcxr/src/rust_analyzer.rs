@@ -41,6 +41,9 @@ use ra_ide::RangeInfo;
 use std::collections::HashMap;
 use std::convert::TryFrom;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering;
 
 pub(crate) const EDITION: Edition = Edition::Edition2024;
 
@@ -55,6 +58,8 @@ pub(crate) struct RustAnalyzer {
     source_file: AbsPathBuf,
     source_file_id: FileId,
     current_source: String,
+    // paralelo: set by the background thread that primes caches once it has finished.
+    caches_primed: Arc<AtomicBool>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -105,6 +110,7 @@ impl RustAnalyzer {
             source_file,
             source_file_id,
             current_source: String::new(),
+            caches_primed: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -130,9 +136,11 @@ impl RustAnalyzer {
         if cargo_toml != self.last_cargo_toml {
             self.load_cargo_toml(&mut change)?;
             self.last_cargo_toml = cargo_toml;
+            self.caches_primed = Arc::new(AtomicBool::new(false));
         }
 
         self.analysis_host.apply_change(change);
+        self.prime_caches_in_background();
         Ok(())
     }
 
@@ -161,10 +169,18 @@ impl RustAnalyzer {
                     let Some(body) = function.body() else {
                         continue;
                     };
-                    let module = sema
-                        .scope(function.syntax())
-                        .map(|scope| scope.module())
-                        .unwrap();
+                    // paralelo: the scope is looked up at the first variable, not before
+                    // the loop: it needs the def maps of every crate in the graph, seconds of
+                    // work after a `:dep`, and a cell that binds no variable (a `:dep` cell, a
+                    // `let _ = …;`) has no use for it.
+                    let module = std::cell::OnceCell::new();
+                    let module = || {
+                        *module.get_or_init(|| {
+                            sema.scope(function.syntax())
+                                .map(|scope| scope.module())
+                                .unwrap()
+                        })
+                    };
                     for statement in body.statements() {
                         if let ast::Stmt::LetStmt(let_stmt) = statement
                             && let Some(pat) = let_stmt.pat()
@@ -172,7 +188,7 @@ impl RustAnalyzer {
                                 &pat,
                                 &sema,
                                 let_stmt.ty(),
-                                module,
+                                &module,
                                 &mut result,
                             )
                         {
@@ -188,7 +204,7 @@ impl RustAnalyzer {
                                         &sub_pat,
                                         &sema,
                                         None,
-                                        module,
+                                        &module,
                                         &mut result,
                                     );
                                 }
@@ -200,6 +216,68 @@ impl RustAnalyzer {
         });
 
         result
+    }
+
+    // paralelo: the first type inference after a crate graph change (what `top_level_variables`
+    // does for every cell with a `let`) builds the def maps and trait impls of every crate in
+    // the graph (std, and every dependency): seconds of work on the evaluating thread. This
+    // computes the same queries (rust-analyzer's `parallel_prime_caches` does the same for an
+    // editor) on background threads, each with its own database handle, so that they overlap
+    // with compiling cells (a separate process) and with the evaluating thread's own queries
+    // (salsa shares a query in progress between threads rather than computing it twice).
+    //
+    // The next `apply_change` cancels them: each worker unwinds with `Cancelled` at its next
+    // query, drops its handle (which `apply_change` waits for) and exits; there is no
+    // coordinator to wait on. What they finished stays memoized (library crates have high
+    // durability), and the next `set_source` starts them again, until one run gets through
+    // every crate. A query that panics for another reason is skipped: the evaluating thread
+    // meets it as it did before. Nothing here changes what any query returns.
+    /// Primes rust-analyzer's caches for the current crate graph on background threads,
+    /// unless a previous run for this crate graph completed.
+    fn prime_caches_in_background(&self) {
+        use std::sync::atomic::AtomicUsize;
+        if self.caches_primed.load(Ordering::Acquire) {
+            return;
+        }
+        let db = self.analysis_host.raw_database();
+        // Topological order: a crate's dependencies come before it.
+        let crates = ra_ap_base_db::all_crates(db);
+        let next = Arc::new(AtomicUsize::new(0));
+        let finished = Arc::new(AtomicUsize::new(0));
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+        for i in 0..threads {
+            let db = db.clone();
+            let crates = crates.clone();
+            let next = next.clone();
+            let finished = finished.clone();
+            let primed = self.caches_primed.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("evcxr-prime-caches-{i}"))
+                .spawn(move || {
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&krate) = crates.get(index) else {
+                            break;
+                        };
+                        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            let _ = ra_hir::crate_def_map(&db, krate);
+                            ra_hir::attach_db(&db, || {
+                                let _ = ra_hir::TraitImpls::for_crate(&db, krate);
+                            });
+                        }));
+                        if let Err(payload) = result
+                            && payload.is::<ra_ap_base_db::salsa::Cancelled>()
+                        {
+                            return;
+                        }
+                    }
+                    if finished.fetch_add(1, Ordering::AcqRel) + 1 == threads {
+                        primed.store(true, Ordering::Release);
+                    }
+                });
+            // Without a thread, the queries run on the evaluating thread, as they did.
+            drop(spawned);
+        }
     }
 
     fn load_cargo_toml(&mut self, change: &mut ra_hir::ChangeWithProcMacros) -> Result<()> {
@@ -408,13 +486,23 @@ impl RustAnalyzer {
     }
 }
 
+// paralelo: stops the threads of `prime_caches_in_background`, which would otherwise go on
+// computing for a context that is gone.
+impl Drop for RustAnalyzer {
+    fn drop(&mut self) {
+        // Waits until every other database handle has been dropped: each worker drops its
+        // handle at its next query.
+        self.analysis_host.trigger_cancellation();
+    }
+}
+
 /// If `pat` represents a variable that is being defined, then record it in `result` and return
 /// true.
 fn add_variable_for_pattern(
     pat: &ast::Pat,
     sema: &ra_hir::Semantics<ra_ide::RootDatabase>,
     explicit_type: Option<ast::Type>,
-    module: ra_hir::Module,
+    module: &dyn Fn() -> ra_hir::Module,
     result: &mut HashMap<String, VariableInfo>,
 ) -> bool {
     use ra_ap_syntax::ast::HasName;
@@ -425,7 +513,7 @@ fn add_variable_for_pattern(
             explicit_type,
             sema.type_of_pat(pat).map(|info| info.original()),
             sema,
-            module,
+            module(),
         );
         result.insert(
             name.text().to_string(),
