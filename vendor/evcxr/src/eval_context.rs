@@ -473,6 +473,7 @@ impl EvalContext {
         if context.committed_state.linker() == "lld" && context.eval("42").is_err() {
             context.committed_state.set_linker("system".to_owned());
         } else if warm_up {
+            // paralelo: `warm_up` is false only for `new_without_warm_up`.
             // We need to eval something anyway, otherwise rust-analyzer crashes when trying to get
             // completions. Not 100% sure. Just writing Cargo.toml isn't sufficient.
             if let Err(error) = context.eval("42") {

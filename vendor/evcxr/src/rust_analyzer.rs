@@ -58,7 +58,7 @@ pub(crate) struct RustAnalyzer {
     source_file: AbsPathBuf,
     source_file_id: FileId,
     current_source: String,
-    // paralelo: set by the background thread that primes caches once it has finished.
+    // paralelo: set by the background threads that prime caches once they have finished.
     caches_primed: Arc<AtomicBool>,
 }
 
@@ -136,10 +136,12 @@ impl RustAnalyzer {
         if cargo_toml != self.last_cargo_toml {
             self.load_cargo_toml(&mut change)?;
             self.last_cargo_toml = cargo_toml;
+            // paralelo: a new crate graph needs priming again.
             self.caches_primed = Arc::new(AtomicBool::new(false));
         }
 
         self.analysis_host.apply_change(change);
+        // paralelo: see `prime_caches_in_background`.
         self.prime_caches_in_background();
         Ok(())
     }
@@ -502,6 +504,7 @@ fn add_variable_for_pattern(
     pat: &ast::Pat,
     sema: &ra_hir::Semantics<ra_ide::RootDatabase>,
     explicit_type: Option<ast::Type>,
+    // paralelo: looked up on first use (see `top_level_variables`).
     module: &dyn Fn() -> ra_hir::Module,
     result: &mut HashMap<String, VariableInfo>,
 ) -> bool {
