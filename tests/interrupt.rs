@@ -44,6 +44,35 @@ fn par_map_stops_with_an_interrupted_error_and_the_next_call_runs() {
     assert_eq!(par_map(|x: u64| x + 1, 0..3u64).unwrap(), [1, 2, 3]);
 }
 
+/// `0..len` in parallel, but an interrupt comes once the work is handed to rayon, before any
+/// item is taken: the moment when a stop button press finds no job under way.
+struct InterruptedBeforeTheFirstItem(u64);
+
+impl rayon::iter::ParallelIterator for InterruptedBeforeTheFirstItem {
+    type Item = u64;
+
+    fn drive_unindexed<C>(self, consumer: C) -> C::Result
+    where
+        C: rayon::iter::plumbing::UnindexedConsumer<u64>,
+    {
+        paralelo::interrupt::interrupt();
+        rayon::iter::IntoParallelIterator::into_par_iter(0..self.0).drive_unindexed(consumer)
+    }
+
+    fn opt_len(&self) -> Option<usize> {
+        usize::try_from(self.0).ok()
+    }
+}
+
+#[test]
+fn an_interrupt_before_any_item_is_an_interrupted_error_too() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let err = par_map(|x| x, InterruptedBeforeTheFirstItem(1000)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Interrupted, "{err}");
+    let err = par_for_each(drop, InterruptedBeforeTheFirstItem(1000)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Interrupted, "{err}");
+}
+
 #[test]
 fn pool_map_and_imap_stop_too() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());

@@ -373,7 +373,9 @@ impl Engine {
     /// When evcxr cannot start (no cargo/rustc, unwritable work directory).
     pub(crate) fn start(config: &EngineConfig) -> Result<Engine> {
         let started = Instant::now();
-        let (ctx, outputs) = evcxr::CommandContext::new()
+        // No warm-up evaluation (see vendor/evcxr/PATCHES.md): the setup cell below is the
+        // first code evaluated, before any completion or hover request can arrive.
+        let (ctx, outputs) = evcxr::CommandContext::new_without_warm_up()
             .map_err(|e| anyhow::anyhow!("evcxr could not start: {e}"))?;
         if std::env::var_os("PARALELO_KERNEL_TRACE").is_some() {
             eprintln!(

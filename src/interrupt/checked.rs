@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use rayon::iter::ParallelIterator;
 use rayon::iter::plumbing::{Consumer, Folder, UnindexedConsumer};
 
-use super::{check, happened_since};
+use super::check;
 
 /// Work whose estimated rest is shorter than this runs without further checks.
 const UNCHECKED_REST: Duration = Duration::from_millis(20);
@@ -19,7 +19,9 @@ const UNCHECKED_REST: Duration = Duration::from_millis(20);
 const CHUNK_TARGET: Duration = Duration::from_millis(5);
 
 /// The items of `base`, stopping (by unwinding with `Interrupted`) once an interrupt comes
-/// after `epoch`. Jobs not started yet see a full consumer and do nothing.
+/// after `epoch`. Jobs not started yet unwind too, when rayon asks whether the consumer is
+/// full: reporting it full instead would end an interrupt that came before any job took an
+/// item with fewer items than `collect` expects, which rayon reports as a panic of its own.
 pub(crate) struct Checked<I> {
     base: I,
     epoch: u64,
@@ -75,7 +77,8 @@ impl<T, C: Consumer<T>> Consumer<T> for CheckedConsumer<C> {
     }
 
     fn full(&self) -> bool {
-        happened_since(self.epoch) || self.base.full()
+        check(self.epoch);
+        self.base.full()
     }
 }
 
@@ -138,7 +141,8 @@ impl<T, F: Folder<T>> Folder<T> for CheckedFolder<F> {
     }
 
     fn full(&self) -> bool {
-        happened_since(self.epoch) || self.base.full()
+        check(self.epoch);
+        self.base.full()
     }
 }
 
