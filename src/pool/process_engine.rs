@@ -55,19 +55,49 @@ where
 /// hold at once, for a few more forks on very long inputs.
 const MAX_AUTO_CHUNK: usize = 1 << 16;
 
-/// Automatic chunks per worker for `map`.
-const CHUNKS_PER_WORKER: usize = 16;
+/// The share of the items still to cut that an automatic chunk takes, per worker.
+const GUIDED_SHARE: usize = 4;
 
-/// Items per window of chunks handed to the children of one fork (at least
-/// [`CHUNKS_PER_WORKER`] chunks per worker): bounds the input held at once, and the
-/// forks of a long input with small chunks.
+/// The floor of automatic chunks: 1/(`SMALLEST_SHARE` × workers) of the window. Finer
+/// than Python's 1/4 of a worker's share, since a chunk costs a socket round trip here,
+/// not a fork.
+const SMALLEST_SHARE: usize = 64;
+
+/// Chunks per worker in a window, at least, with a chunk size set.
+const MIN_WINDOW_CHUNKS: usize = 16;
+
+/// Items per window of chunks handed to the children of one fork (with a chunk size
+/// set, at least [`MIN_WINDOW_CHUNKS`] chunks per worker): bounds the input held at
+/// once, and the forks of a long input with small chunks.
 const WINDOW_ITEMS: usize = 1 << 20;
 
-/// Decodes chunk outcomes and hands them to a sink in chunk order; those that finish
-/// before an earlier one wait here, still encoded.
+/// Automatic chunk sizes for a window of `n` items on `workers` children: each chunk
+/// is about 1/([`GUIDED_SHARE`] × `workers`) of the items still to cut, at least
+/// `n / (SMALLEST_SHARE × workers)` (and at most [`MAX_AUTO_CHUNK`]). Big chunks
+/// first cost few round trips; small ones last keep a child from running a long chunk
+/// alone while the other idles ("guided" scheduling).
+fn guided_chunks(n: usize, workers: usize) -> Vec<usize> {
+    let workers = workers.max(1);
+    let smallest = n.div_ceil(SMALLEST_SHARE * workers).max(1);
+    let mut left = n;
+    let mut sizes = Vec::new();
+    while left > 0 {
+        let size = left
+            .div_ceil(GUIDED_SHARE * workers)
+            .clamp(smallest, MAX_AUTO_CHUNK.max(smallest))
+            .min(left);
+        sizes.push(size);
+        left -= size;
+    }
+    sizes
+}
+
+/// Decodes chunk outcomes as they come and hands them to a sink in chunk order; those
+/// that finish before an earlier one wait here, decoded (the receive buffer they came
+/// in is reused at once).
 struct InOrder<'s, R> {
     sink: &'s mut dyn FnMut(Result<Vec<R>>),
-    early: BTreeMap<usize, Result<Vec<u8>>>,
+    early: BTreeMap<usize, Result<Vec<R>>>,
     next: usize,
 }
 
@@ -85,10 +115,16 @@ impl<'s, R: DeserializeOwned> InOrder<'s, R> {
         self.next
     }
 
-    fn put(&mut self, index: usize, outcome: Result<Vec<u8>>) {
-        self.early.insert(index, outcome);
+    fn put(&mut self, index: usize, outcome: Result<&[u8]>) {
+        let outcome = outcome.and_then(codec::decode);
+        if index != self.next {
+            self.early.insert(index, outcome);
+            return;
+        }
+        (self.sink)(outcome);
+        self.next += 1;
         while let Some(outcome) = self.early.remove(&self.next) {
-            (self.sink)(outcome.and_then(|bytes| codec::decode(&bytes)));
+            (self.sink)(outcome);
             self.next += 1;
         }
     }
@@ -136,20 +172,30 @@ impl Engine {
             return self.map_process_per_chunk(f, items, per, sink);
         }
         // A chunk costs a round trip on a socket here, not a fork: finer chunks than
-        // Python's four per worker balance better (the last chunk is what one child may
-        // still run while the other idles).
-        let per = self.chunk_len(low, CHUNKS_PER_WORKER);
-        let window = (CHUNKS_PER_WORKER * self.workers).max(WINDOW_ITEMS / per);
+        // Python's four per worker balance better. Automatic chunks shrink as the window
+        // is consumed (see `guided_chunks`), so that the children finish together.
         let epoch = crate::interrupt::epoch();
         let mut items = items;
+        let mut left = low;
         let mut emitter = InOrder::new(sink);
         loop {
-            let chunks: Vec<Option<Vec<A>>> = (0..window)
-                .map_while(|_| {
+            let sizes = match self.chunksize {
+                Some(per) => {
+                    let per = per.max(1);
+                    vec![per; (WINDOW_ITEMS / per).max(MIN_WINDOW_CHUNKS * self.workers)]
+                }
+                // At least one item: the input's hint is exact here, but a wrong one must
+                // not lose items.
+                None => guided_chunks(left.clamp(1, WINDOW_ITEMS), self.workers),
+            };
+            let chunks: Vec<Option<Vec<A>>> = sizes
+                .into_iter()
+                .map_while(|per| {
                     let chunk: Vec<A> = items.by_ref().take(per).collect();
                     (!chunk.is_empty()).then_some(Some(chunk))
                 })
                 .collect();
+            left = left.saturating_sub(chunks.iter().flatten().map(Vec::len).sum());
             if chunks.is_empty() {
                 return;
             }
@@ -220,7 +266,10 @@ impl Engine {
             self.workers,
             &self.children,
             "ForkPoolWorker",
-            |index, outcome| emitter.put(index, outcome),
+            |index, outcome| match outcome {
+                Ok(bytes) => emitter.put(index, Ok(&bytes)),
+                Err(e) => emitter.put(index, Err(e)),
+            },
         );
     }
 
@@ -269,5 +318,33 @@ impl Engine {
         codec::decode(
             &outcome.unwrap_or_else(|| Err(Error::new(ErrorKind::Cancelled, "no outcome")))?,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_AUTO_CHUNK, guided_chunks};
+
+    #[test]
+    fn guided_chunks_cover_the_window_and_shrink_to_a_floor() {
+        for (n, workers) in [
+            (1, 1),
+            (7, 2),
+            (1000, 2),
+            (1000, 5),
+            (1 << 20, 2),
+            (100, 64),
+        ] {
+            let sizes = guided_chunks(n, workers);
+            assert_eq!(sizes.iter().sum::<usize>(), n, "n={n} workers={workers}");
+            assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
+            assert!(sizes.iter().all(|s| (1..=MAX_AUTO_CHUNK).contains(s)));
+        }
+        // 1,000 items on 2 workers: 125 first, 8-item chunks at the end.
+        let sizes = guided_chunks(1000, 2);
+        assert_eq!(sizes[0], 125);
+        assert_eq!(sizes[sizes.len() - 2], 8);
+        assert!(sizes.len() < 40, "{} chunks", sizes.len());
+        assert!(guided_chunks(0, 2).is_empty());
     }
 }

@@ -387,9 +387,10 @@ impl Pool<Processes> {
     }
 
     /// Applies `f` to every item in child processes and returns the results in order
-    /// (Python's `map`). The items are cut into chunks (about 16 per worker, at most
-    /// 65,536 items each, unless a chunk size was set); at most `workers` children forked
-    /// for the call take the chunks one after another. A child that dies fails its chunk
+    /// (Python's `map`). The items are cut into chunks (unless a chunk size was set, each
+    /// about 1/(4 × workers) of the items left, at most 65,536 items, smaller toward the
+    /// end so that the workers finish together); at most `workers` children forked for
+    /// the call take the chunks one after another. A child that dies fails its chunk
     /// and a fresh child takes the rest.
     ///
     /// # Examples

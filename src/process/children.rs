@@ -191,7 +191,7 @@ impl Running {
     /// The task's outcome, once the child has ended (or sent everything).
     fn outcome(&self, status: Option<ExitStatus>, terminated: bool) -> Result<Vec<u8>> {
         match self.frame() {
-            Some((tag, payload)) => tagged_outcome(tag, payload.to_vec()),
+            Some((tag, payload)) => tagged_outcome(tag, payload).map(<[u8]>::to_vec),
             None if terminated => Err(Error::new(
                 ErrorKind::Cancelled,
                 "the task was stopped: its pool was terminated while it ran",
@@ -202,7 +202,7 @@ impl Running {
 }
 
 /// Tag 0: the encoded value; 1: a panic's message; 2: an encoding error's message.
-pub(super) fn tagged_outcome(tag: u8, payload: Vec<u8>) -> Result<Vec<u8>> {
+pub(super) fn tagged_outcome(tag: u8, payload: &[u8]) -> Result<&[u8]> {
     match tag {
         0 => Ok(payload),
         tag => Err(Error::new(
@@ -211,7 +211,7 @@ pub(super) fn tagged_outcome(tag: u8, payload: Vec<u8>) -> Result<Vec<u8>> {
             } else {
                 ErrorKind::Serialization
             },
-            String::from_utf8_lossy(&payload).into_owned(),
+            String::from_utf8_lossy(payload).into_owned(),
         )),
     }
 }

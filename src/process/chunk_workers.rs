@@ -41,7 +41,10 @@ struct Member {
     /// The header of the frame being received, and how much of it arrived.
     header: [u8; HEADER],
     header_len: usize,
-    /// The payload received so far (its capacity reserved from the header's length).
+    /// The payload received so far (its capacity reserved from the header's length). The
+    /// same buffer serves every frame: a fresh one per frame would fault its pages in
+    /// again each time (copy-on-write pages after the fork, or pages the allocator gave
+    /// back to the system in between).
     payload: Vec<u8>,
     /// The chunks it was given and has not answered yet, in the order it runs them: the
     /// first is running, a second (if any) waits in its socket so that it never idles.
@@ -68,7 +71,8 @@ impl Member {
                         self.header_len += n;
                         if let Some(len) = self.payload_len() {
                             // Room for all of it at once, unless the length is absurd.
-                            self.payload = Vec::with_capacity(len.min(1 << 30));
+                            self.payload.clear();
+                            self.payload.reserve(len.min(1 << 30));
                         }
                         continue;
                     }
@@ -95,13 +99,14 @@ impl Member {
         }
     }
 
-    /// The tag and payload of the held chunk's frame, if all of it has arrived.
-    fn take_frame(&mut self) -> Option<(u8, Vec<u8>)> {
+    /// The tag of the held chunk's frame, if all of it has arrived (its payload is in
+    /// `payload` until the next frame starts).
+    fn take_frame(&mut self) -> Option<u8> {
         if self.payload_len()? != self.payload.len() {
             return None;
         }
         self.header_len = 0;
-        Some((self.header[8], std::mem::take(&mut self.payload)))
+        Some(self.header[8])
     }
 
     /// Gives the child chunk `i`. If the child cannot take it (it died), it is killed for
@@ -148,8 +153,12 @@ pub(crate) fn run_chunks(
     workers: usize,
     children: &Arc<Children>,
     name_prefix: &str,
-    mut on_outcome: impl FnMut(usize, Result<Vec<u8>>),
+    mut on_outcome: impl FnMut(usize, Result<&[u8]>),
 ) {
+    // Free heap pages would be shared copy-on-write with the children: every first write
+    // to one after the fork, on either side (the owner decoding results, a child
+    // allocating), would copy it and flush the other threads' TLBs.
+    sys::trim_heap();
     let mut pending: VecDeque<usize> = (0..chunks).collect();
     let mut crew = Crew {
         members: Vec::new(),
@@ -199,14 +208,14 @@ pub(crate) fn run_chunks(
         while k < crew.members.len() {
             let m = &mut crew.members[k];
             m.drain();
-            if let Some((tag, payload)) = m.take_frame() {
+            if let Some(tag) = m.take_frame() {
                 let answered = m.holding.pop_front();
                 // Its next chunk first, then the decoding of this one.
                 if !children.is_terminated() {
                     top_up(m, &mut pending, at_once);
                 }
                 if let Some(i) = answered {
-                    on_outcome(i, tagged_outcome(tag, payload));
+                    on_outcome(i, tagged_outcome(tag, &m.payload));
                 }
                 if m.holding.is_empty() {
                     // Nothing left for it: it leaves at end of file, reaped later.
@@ -232,7 +241,7 @@ pub(crate) fn run_chunks(
             children.unregister(m.child.pid());
             if let Some(i) = m.holding.pop_front() {
                 let outcome = match frame {
-                    Some((tag, payload)) => tagged_outcome(tag, payload),
+                    Some(tag) => tagged_outcome(tag, &m.payload),
                     None if children.is_terminated() => Err(cancelled()),
                     None => Err(worker_died(status)),
                 };

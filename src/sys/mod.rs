@@ -31,7 +31,7 @@ mod zst_call;
 
 pub(crate) use affinity::{current_cpu, set_affinity};
 pub(crate) use event_count::EventCount;
-pub(crate) use fork::{close_inherited_fds, fork_run, fork_run_detached, kill};
+pub(crate) use fork::{close_inherited_fds, fork_run, fork_run_detached, kill, trim_heap};
 pub(crate) use hangup::peer_closed;
 pub(crate) use pmutex::{RawCondvar, RawMutex, Relock};
 pub(crate) use shm::SharedRegion;
