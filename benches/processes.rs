@@ -15,7 +15,7 @@ use paralelo::prelude::*;
 
 mod common;
 
-use common::{factorial, factorial_naive, load_average};
+use common::{factorial, factorial_naive, load_average, medians};
 
 const MESSAGES: u64 = 100_000;
 
@@ -305,10 +305,20 @@ fn main() -> Result<()> {
 
     // Pool(2).map over factorial(1000..2000).
     assert_eq!(factorial(1500), factorial_naive(1500));
-    let sequential = median(5, || (1000..2000u64).map(factorial).collect::<Vec<_>>());
+    // The three variants take turns in blocks (see `medians`), as in the threads bench:
+    // measured one after the other, each ratio drifted with the machine's load.
     let pool = Pool::processes(2)?;
-    let parallel = median(5, || pool.map(factorial, 1000..2000u64).unwrap());
-    drop(pool);
+    let threads = Pool::new(2)?;
+    let [sequential, parallel, threaded] = medians(
+        5,
+        3,
+        [
+            Box::new(|| (1000..2000u64).map(factorial).collect::<Vec<_>>()),
+            Box::new(|| pool.map(factorial, 1000..2000u64).unwrap()),
+            Box::new(|| threads.map(factorial, 1000..2000u64).unwrap()),
+        ],
+    );
+    drop((pool, threads));
     let speedup = sequential.as_secs_f64() / parallel.as_secs_f64();
     report.row(
         "Pool(2).map factorial vs sequential Rust",
@@ -320,9 +330,6 @@ fn main() -> Result<()> {
     );
     // Control: what two threads get on this machine right now (other load on the cores
     // lowers both speedups alike).
-    let threads = Pool::new(2)?;
-    let threaded = median(5, || threads.map(factorial, 1000..2000u64).unwrap());
-    drop(threads);
     let control = sequential.as_secs_f64() / threaded.as_secs_f64();
     report.row(
         "Control: thread Pool(2).map factorial",

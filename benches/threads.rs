@@ -15,39 +15,7 @@ use rayon::prelude::*;
 
 mod common;
 
-use common::{factorial, factorial_naive, load_average};
-
-/// Median wall times of each variant, measured in blocks that take turns (a a a, b b b,
-/// c c c, a a a, …) so that a machine that slows down mid-run skews every variant alike.
-/// Each block starts after a pause and an untimed run: the pause lets the previous
-/// variant's pool threads, which spin a while after their work, fall asleep instead of
-/// competing for the 2 CPUs, and the first run warms the next variant's pool. Blocks of
-/// one run (variants on the same pool) alternate without pause or warm-up.
-fn medians<R, const N: usize>(
-    blocks: usize,
-    per_block: usize,
-    mut work: [Box<dyn FnMut() -> R + '_>; N],
-) -> [Duration; N] {
-    let mut runs = [(); N].map(|()| Vec::with_capacity(blocks * per_block));
-    for _ in 0..blocks {
-        for (variant, runs) in work.iter_mut().zip(&mut runs) {
-            if per_block > 1 {
-                std::thread::sleep(Duration::from_millis(20));
-                drop(std::hint::black_box(variant()));
-            }
-            for _ in 0..per_block {
-                let start = Instant::now();
-                let out = variant();
-                runs.push(start.elapsed());
-                drop(std::hint::black_box(out));
-            }
-        }
-    }
-    runs.map(|mut runs| {
-        runs.sort();
-        runs[runs.len() / 2]
-    })
-}
+use common::{factorial, factorial_naive, load_average, medians};
 
 /// CPython's figures for the same workloads, if python3 is here.
 fn python_reference() -> Option<serde_json::Value> {

@@ -1,5 +1,6 @@
 //! The engine of the process-backed [`Pool`](super::Pool): cuts the work into tasks, runs
-//! each in a forked child (see `crate::process::children`), decodes the results in order.
+//! them in child processes (forked for the call, or persistent: see `map_chunks`),
+//! decodes the results in order.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -12,7 +13,9 @@ use super::builder::Initializer;
 use super::process_workers::Crew;
 use crate::ipc::codec;
 use crate::process::children::{ChildTask, Children, cancelled, run_tasks, run_tasks_with};
-use crate::process::chunk_workers::run_chunks;
+use crate::process::chunk_workers::{Forked, run_chunks};
+use crate::process::map_crew::MapCrew;
+use crate::sys::{EncodeResults, PlainCall, plain_bytes};
 use crate::{Error, ErrorKind, Result};
 
 /// Runs tasks in children; clonable into the runner threads.
@@ -24,6 +27,22 @@ pub(super) struct Engine {
     pub(super) children: Arc<Children>,
     /// Persistent workers for stateless `apply` tasks.
     pub(super) crew: Arc<Crew>,
+    /// Persistent workers for `map` with a stateless function over plain items.
+    pub(super) map_crew: Arc<MapCrew>,
+}
+
+/// Encodes a chunk's results as persistent `map` workers send them (the bytes of a
+/// `Vec<R>`, as from a forked child).
+struct EncodeChunk;
+
+impl<R: Serialize> EncodeResults<R> for EncodeChunk {
+    fn encode(
+        results: impl ExactSizeIterator<Item = R>,
+        out: &mut Vec<u8>,
+    ) -> std::result::Result<(), String> {
+        codec::encode_into(&EncodeAsComputed(RefCell::new(Some(results))), out)
+            .map_err(|e| e.to_string())
+    }
 }
 
 pub(super) fn encode<R: Serialize>(value: &R) -> std::result::Result<Vec<u8>, String> {
@@ -66,6 +85,10 @@ const SMALLEST_SHARE: usize = 64;
 /// Chunks per worker in a window, at least, with a chunk size set.
 const MIN_WINDOW_CHUNKS: usize = 16;
 
+/// At most this many bytes of items per chunk sent to a persistent worker: a message
+/// stays well within a socket's buffer.
+const MAX_ITEM_BYTES: usize = 32 * 1024;
+
 /// Items per window of chunks handed to the children of one fork (with a chunk size
 /// set, at least [`MIN_WINDOW_CHUNKS`] chunks per worker): bounds the input held at
 /// once, and the forks of a long input with small chunks.
@@ -73,18 +96,19 @@ const WINDOW_ITEMS: usize = 1 << 20;
 
 /// Automatic chunk sizes for a window of `n` items on `workers` children: each chunk
 /// is about 1/([`GUIDED_SHARE`] × `workers`) of the items still to cut, at least
-/// `n / (SMALLEST_SHARE × workers)` (and at most [`MAX_AUTO_CHUNK`]). Big chunks
+/// `n / (SMALLEST_SHARE × workers)`, at most `largest` (and [`MAX_AUTO_CHUNK`]). Big chunks
 /// first cost few round trips; small ones last keep a child from running a long chunk
 /// alone while the other idles ("guided" scheduling).
-fn guided_chunks(n: usize, workers: usize) -> Vec<usize> {
+fn guided_chunks(n: usize, workers: usize, largest: usize) -> Vec<usize> {
     let workers = workers.max(1);
-    let smallest = n.div_ceil(SMALLEST_SHARE * workers).max(1);
+    let largest = largest.clamp(1, MAX_AUTO_CHUNK);
+    let smallest = n.div_ceil(SMALLEST_SHARE * workers).clamp(1, largest);
     let mut left = n;
     let mut sizes = Vec::new();
     while left > 0 {
         let size = left
             .div_ceil(GUIDED_SHARE * workers)
-            .clamp(smallest, MAX_AUTO_CHUNK.max(smallest))
+            .clamp(smallest, largest)
             .min(left);
         sizes.push(size);
         left -= size;
@@ -147,12 +171,14 @@ impl Engine {
     /// `f` over `items` in children; each chunk's outcome goes to `sink`, in order, as
     /// soon as it and every chunk before it are done.
     ///
-    /// Children are forked per call and take chunk after chunk (see
-    /// `crate::process::chunk_workers`), from windows of chunks cut from `items` before
-    /// the fork: neither the input nor the encoded results of a long input are ever all
-    /// in memory at once. Pools with an initializer or pinned cores keep one process per
-    /// chunk, as documented (the initializer before each chunk, each chunk's core in
-    /// turn).
+    /// Up to `workers` children take chunk after chunk (see
+    /// `crate::process::chunk_workers`) from windows of chunks cut from `items`: neither
+    /// the input nor the encoded results of a long input are ever all in memory at once.
+    /// A stateless `f` over plain items (numbers, `bool`, `char`) runs on persistent
+    /// workers, which get each chunk's items as bytes (`crate::process::map_crew`); any
+    /// other call forks its children, which have every chunk of the window in memory.
+    /// Pools with an initializer or pinned cores keep one process per chunk, as
+    /// documented (the initializer before each chunk, each chunk's core in turn).
     pub(super) fn map_chunks<A, F, R>(
         &self,
         f: &F,
@@ -175,27 +201,32 @@ impl Engine {
         // Python's four per worker balance better. Automatic chunks shrink as the window
         // is consumed (see `guided_chunks`), so that the children finish together.
         let epoch = crate::interrupt::epoch();
+        let plain = PlainCall::of::<A, F, R, EncodeChunk>().filter(|_| self.map_crew.is_owner());
+        let largest = match plain {
+            Some(_) => MAX_ITEM_BYTES / std::mem::size_of::<A>().max(1),
+            None => usize::MAX,
+        };
         let mut items = items;
         let mut left = low;
         let mut emitter = InOrder::new(sink);
         loop {
             let sizes = match self.chunksize {
                 Some(per) => {
-                    let per = per.max(1);
+                    let per = per.clamp(1, largest);
                     vec![per; (WINDOW_ITEMS / per).max(MIN_WINDOW_CHUNKS * self.workers)]
                 }
                 // At least one item: the input's hint is exact here, but a wrong one must
                 // not lose items.
-                None => guided_chunks(left.clamp(1, WINDOW_ITEMS), self.workers),
+                None => guided_chunks(left.clamp(1, WINDOW_ITEMS), self.workers, largest),
             };
-            let chunks: Vec<Option<Vec<A>>> = sizes
+            let chunks: Vec<Vec<A>> = sizes
                 .into_iter()
                 .map_while(|per| {
                     let chunk: Vec<A> = items.by_ref().take(per).collect();
-                    (!chunk.is_empty()).then_some(Some(chunk))
+                    (!chunk.is_empty()).then_some(chunk)
                 })
                 .collect();
-            left = left.saturating_sub(chunks.iter().flatten().map(Vec::len).sum());
+            left = left.saturating_sub(chunks.iter().map(Vec::len).sum());
             if chunks.is_empty() {
                 return;
             }
@@ -207,25 +238,29 @@ impl Engine {
                 return emitter.stop(crate::interrupt::error());
             }
             let count = chunks.len();
-            let mut chunks = chunks;
-            // Runs in the children, each on its own copy of `chunks`.
-            let mut run = |i: usize, out: &mut Vec<u8>| {
-                let chunk = chunks[i].take().ok_or("a chunk was given twice")?;
-                codec::encode_into(
-                    &EncodeAsComputed(RefCell::new(Some(chunk.into_iter().map(f)))),
-                    out,
-                )
-                .map_err(|e| e.to_string())
-            };
             let base = emitter.emitted();
-            run_chunks(
-                count,
-                &mut run,
-                self.workers,
-                &self.children,
-                "ForkPoolWorker",
-                |i, outcome| emitter.put(base + i, outcome),
-            );
+            let on_outcome = |i: usize, outcome: Result<&[u8]>| emitter.put(base + i, outcome);
+            match plain {
+                Some(call) => {
+                    let bytes: Vec<Vec<u8>> = chunks
+                        .iter()
+                        .map(|c| plain_bytes(c).unwrap_or_default().to_vec())
+                        .collect();
+                    drop(chunks);
+                    let mut supply = self.map_crew.supply(call.addr(), &bytes);
+                    run_chunks(count, &mut supply, self.workers, &self.children, on_outcome);
+                }
+                None => {
+                    let mut chunks: Vec<Option<Vec<A>>> = chunks.into_iter().map(Some).collect();
+                    // Runs in the children, each on its own copy of `chunks`.
+                    let mut run = |i: usize, out: &mut Vec<u8>| {
+                        let chunk = chunks[i].take().ok_or("a chunk was given twice")?;
+                        EncodeChunk::encode(chunk.into_iter().map(f), out)
+                    };
+                    let mut supply = Forked::new(&mut run, &self.children, "ForkPoolWorker");
+                    run_chunks(count, &mut supply, self.workers, &self.children, on_outcome);
+                }
+            }
             if emitter.emitted() < base + count {
                 return; // some chunk has no outcome: the run was stopped
             }
@@ -335,16 +370,20 @@ mod tests {
             (1 << 20, 2),
             (100, 64),
         ] {
-            let sizes = guided_chunks(n, workers);
+            let sizes = guided_chunks(n, workers, usize::MAX);
             assert_eq!(sizes.iter().sum::<usize>(), n, "n={n} workers={workers}");
             assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
             assert!(sizes.iter().all(|s| (1..=MAX_AUTO_CHUNK).contains(s)));
         }
         // 1,000 items on 2 workers: 125 first, 8-item chunks at the end.
-        let sizes = guided_chunks(1000, 2);
+        let sizes = guided_chunks(1000, 2, usize::MAX);
         assert_eq!(sizes[0], 125);
         assert_eq!(sizes[sizes.len() - 2], 8);
         assert!(sizes.len() < 40, "{} chunks", sizes.len());
-        assert!(guided_chunks(0, 2).is_empty());
+        assert!(guided_chunks(0, 2, usize::MAX).is_empty());
+        // Capped (persistent workers' messages): no chunk above the cap.
+        let sizes = guided_chunks(100_000, 2, 4096);
+        assert_eq!(sizes.iter().sum::<usize>(), 100_000);
+        assert!(sizes.iter().all(|&s| s <= 4096));
     }
 }

@@ -18,6 +18,7 @@ use super::process_engine::{EncodeAsComputed, Engine, encode};
 use super::process_imap::ProcessImap;
 use super::process_workers::Crew;
 use crate::process::children::{ChildTask, Children, Runner};
+use crate::process::map_crew::MapCrew;
 use crate::{Error, ErrorKind, Result, StarFn};
 
 /// The process backend of [`Pool`]: tasks run in child processes.
@@ -37,9 +38,12 @@ use crate::{Error, ErrorKind, Result, StarFn};
 ///   keeps only stdin, stdout and stderr of the files its parent had open. Capturing
 ///   closures, `imap`, and pools with an initializer or pinned cores fork a process per
 ///   task (per chunk). The same errors come back either way.
-/// - [`map`](Pool::map) (and `starmap`, `map_async`) forks at most `workers` processes per
-///   call, after cutting the items into chunks; each takes the next chunk as soon as it
-///   has sent the results of the previous one, as Python's workers do.
+/// - [`map`](Pool::map) (and `starmap`, `map_async`) cuts the items into chunks and runs
+///   them in at most `workers` processes, each taking the next chunk as soon as it has
+///   sent the results of the previous one, as Python's workers do. A **stateless**
+///   function over **plain items** (numbers, `bool`, `char`) runs on persistent workers
+///   kept from call to call (the items are sent as their bytes); any other call forks its
+///   processes for the call, and they get the items through `fork`.
 /// - A task that crashes its process — `panic`, `std::process::exit`, `abort`, `SIGSEGV`,
 ///   a `SIGKILL` from outside — fails with an [`ErrorKind::WorkerDied`] error naming the
 ///   exit code or signal; the other tasks run on, in fresh processes. No call waits on a
@@ -69,6 +73,7 @@ pub struct Processes {
     initializer: Option<Initializer>,
     children: Arc<Children>,
     crew: Arc<Crew>,
+    map_crew: Arc<MapCrew>,
     inner: Arc<Inner>,
     runners: Mutex<Vec<JoinHandle<()>>>,
     owner_pid: u32,
@@ -215,6 +220,7 @@ impl Processes {
             chunksize,
             initializer: options.initializer.clone(),
             crew: Arc::new(Crew::new(workers, children.clone())),
+            map_crew: Arc::new(MapCrew::new(workers, children.clone())),
             children,
             inner,
             runners: Mutex::new(runners),
@@ -263,6 +269,7 @@ impl Processes {
             initializer: self.initializer.clone(),
             children: self.children.clone(),
             crew: self.crew.clone(),
+            map_crew: self.map_crew.clone(),
         }
     }
 }
@@ -389,8 +396,9 @@ impl Pool<Processes> {
     /// Applies `f` to every item in child processes and returns the results in order
     /// (Python's `map`). The items are cut into chunks (unless a chunk size was set, each
     /// about 1/(4 × workers) of the items left, at most 65,536 items, smaller toward the
-    /// end so that the workers finish together); at most `workers` children forked for
-    /// the call take the chunks one after another. A child that dies fails its chunk
+    /// end so that the workers finish together); at most `workers` children take the
+    /// chunks one after another: persistent workers for a stateless `f` over plain items
+    /// (see [`Processes`]), else children forked for the call. A child that dies fails its chunk
     /// and a fresh child takes the rest.
     ///
     /// # Examples
@@ -746,6 +754,7 @@ impl Pool<Processes> {
         };
         self.backend.children.terminate();
         self.backend.crew.terminate();
+        self.backend.map_crew.terminate();
         let n = queued.len();
         for job in queued {
             (job.cancel)(Error::new(
@@ -819,6 +828,12 @@ impl Pool<Processes> {
         self.backend.crew.pids()
     }
 
+    /// The PIDs of the pool's idle persistent `map` workers. For tests.
+    #[doc(hidden)]
+    pub fn map_worker_pids(&self) -> Vec<u32> {
+        self.backend.map_crew.pids()
+    }
+
     fn check_joinable(&self) -> Result<()> {
         self.backend.check_owner()?;
         if self.backend.inner.book().phase == Phase::Running {
@@ -854,6 +869,7 @@ impl Drop for Processes {
             let _ = runner.join();
         }
         self.crew.shutdown();
+        self.map_crew.shutdown();
     }
 }
 

@@ -1,4 +1,8 @@
-//! Workers forked for one `map` call: each takes chunk after chunk until none is left.
+//! The children of one `map` call: each takes chunk after chunk until none is left.
+//!
+//! Where the children come from is a [`Supply`]: [`Forked`] forks them for the call (any
+//! closure, any items), `super::map_crew` lends persistent ones (stateless closures over
+//! plain items). The rest is the same for both.
 //!
 //! Forking a process per chunk costs a fork and, worse, a fresh copy-on-write heap per
 //! chunk: every page a chunk's results touch faults again. Here the chunks are in memory
@@ -10,23 +14,25 @@
 //! The parent always knows which chunk each child holds, so a child that dies fails
 //! exactly that chunk (with the exit code or signal) and a new child takes the rest.
 //!
-//! Protocol on each child's socket: parent → child an 8-byte chunk number, or a shutdown
-//! of the parent's write side for "no more"; child → parent one frame per chunk, as in
-//! [`super::children`] (`[u64 length][u8 tag][payload]`).
+//! Protocol on each child's socket: parent → child one message per chunk (the supply's:
+//! an 8-byte chunk number for forked children), or a shutdown of the parent's write side
+//! for "no more"; child → parent one frame per chunk, as in [`super::children`]
+//! (`[u64 length][u8 tag][payload]`).
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::time::Duration;
 
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{MsgFlags, send};
 
 use super::children::{
-    Children, HEADER, cancelled, reap_after_eof, tagged_outcome, wait_readable, worker_died,
+    CHECK_EVERY, Children, HEADER, cancelled, reap_after_eof, tagged_outcome, worker_died,
 };
-use crate::sys::{self, ChildWatch, ExitStatus};
+use crate::sys::{self, ChildWatch, ExitStatus, LoadedCode};
 use crate::{Result, interrupt};
 
 /// What a child runs for chunk `i`: appends the chunk's encoded results to the buffer,
@@ -34,10 +40,22 @@ use crate::{Result, interrupt};
 pub(crate) type ChunkFn<'a> =
     dyn FnMut(usize, &mut Vec<u8>) -> std::result::Result<(), String> + 'a;
 
-/// A child at work for this call.
-struct Member {
-    child: ChildWatch,
-    socket: UnixStream,
+/// Where the children of a call come from, and what a chunk's message to them is.
+pub(crate) trait Supply {
+    /// A child ready to take chunks: forked now, or an idle persistent worker.
+    fn member(&mut self) -> Result<Member>;
+    /// Appends the message that gives chunk `i` to a child.
+    fn message(&mut self, i: usize, out: &mut Vec<u8>);
+    /// The call is over for `m`, which answered every chunk it was given.
+    fn release(&mut self, m: Member);
+}
+
+/// A child at work for a call.
+pub(crate) struct Member {
+    pub(super) child: ChildWatch,
+    pub(super) socket: UnixStream,
+    /// The code the child had when it was forked (persistent workers only).
+    pub(super) code: Option<LoadedCode>,
     /// The header of the frame being received, and how much of it arrived.
     header: [u8; HEADER],
     header_len: usize,
@@ -49,10 +67,27 @@ struct Member {
     /// The chunks it was given and has not answered yet, in the order it runs them: the
     /// first is running, a second (if any) waits in its socket so that it never idles.
     holding: VecDeque<usize>,
+    /// Messages not yet taken by the socket (it is non-blocking: a blocked send could
+    /// wait on a child that is itself blocked sending to us).
+    outbox: Vec<u8>,
     eof: bool,
 }
 
 impl Member {
+    pub(super) fn new(child: ChildWatch, socket: UnixStream, code: Option<LoadedCode>) -> Self {
+        Member {
+            child,
+            socket,
+            code,
+            header: [0; HEADER],
+            header_len: 0,
+            payload: Vec::new(),
+            holding: VecDeque::new(),
+            outbox: Vec::new(),
+            eof: false,
+        }
+    }
+
     fn payload_len(&self) -> Option<usize> {
         if self.header_len < HEADER {
             return None;
@@ -109,22 +144,56 @@ impl Member {
         Some(self.header[8])
     }
 
-    /// Gives the child chunk `i`. If the child cannot take it (it died), it is killed for
-    /// sure, so that the next check reports its death as this chunk's outcome: a chunk
-    /// is never left waiting for a child that will not answer.
-    fn give(&mut self, i: usize) {
+    /// Gives the child chunk `i` (its message is `message`).
+    fn give(&mut self, i: usize, message: &[u8]) {
         self.holding.push_back(i);
-        let bytes = (i as u64).to_le_bytes();
-        // MSG_NOSIGNAL: a dead child's socket must give an error, not SIGPIPE.
-        let sent = send(
-            std::os::fd::AsRawFd::as_raw_fd(&self.socket),
-            &bytes,
-            MsgFlags::MSG_NOSIGNAL,
-        );
-        if sent != Ok(bytes.len()) {
-            let _ = sys::kill(self.child.pid(), libc::SIGKILL);
+        self.outbox.extend_from_slice(message);
+        self.flush();
+    }
+
+    /// Sends what the socket takes now. If the child cannot take it (it died), it is
+    /// killed for sure, so that the next check reports its death as its chunk's outcome:
+    /// a chunk is never left waiting for a child that will not answer.
+    fn flush(&mut self) {
+        while !self.outbox.is_empty() {
+            // MSG_NOSIGNAL: a dead child's socket must give an error, not SIGPIPE.
+            match send(
+                std::os::fd::AsRawFd::as_raw_fd(&self.socket),
+                &self.outbox,
+                MsgFlags::MSG_NOSIGNAL,
+            ) {
+                Ok(n) => {
+                    self.outbox.drain(..n);
+                }
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => return, // the rest once the socket is writable
+                Err(_) => {
+                    self.outbox.clear();
+                    let _ = sys::kill(self.child.pid(), libc::SIGKILL);
+                }
+            }
         }
     }
+}
+
+/// Waits until a member's socket is readable (or writable, for one with messages left
+/// to send), or [`CHECK_EVERY`] passed.
+fn wait_ready(members: &[Member]) {
+    let mut fds: Vec<PollFd<'_>> = members
+        .iter()
+        .map(|m| {
+            let mut events = PollFlags::POLLIN;
+            if !m.outbox.is_empty() {
+                events |= PollFlags::POLLOUT;
+            }
+            PollFd::new(std::os::fd::AsFd::as_fd(&m.socket), events)
+        })
+        .collect();
+    let ms = CHECK_EVERY.as_millis() as i32;
+    let _ = poll(
+        &mut fds,
+        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+    );
 }
 
 /// The children of one call; any still running when it ends early are stopped.
@@ -143,22 +212,17 @@ impl Drop for Crew<'_> {
     }
 }
 
-/// Runs `run(i, ..)` for every chunk `i` in `0..chunks` in at most `workers` children
-/// forked for this call, and hands each outcome to `on_outcome` with its chunk number as
-/// soon as it is known (in any order, each number once). After the pool is terminated,
-/// or on an interrupt, the chunks not yet done fail as cancelled or interrupted.
+/// Runs every chunk `i` in `0..chunks` in at most `workers` children from `supply`, and
+/// hands each outcome to `on_outcome` with its chunk number as soon as it is known (in
+/// any order, each number once). After the pool is terminated, or on an interrupt, the
+/// chunks not yet done fail as cancelled or interrupted.
 pub(crate) fn run_chunks(
     chunks: usize,
-    run: &mut ChunkFn<'_>,
+    supply: &mut dyn Supply,
     workers: usize,
-    children: &Arc<Children>,
-    name_prefix: &str,
+    children: &Children,
     mut on_outcome: impl FnMut(usize, Result<&[u8]>),
 ) {
-    // Free heap pages would be shared copy-on-write with the children: every first write
-    // to one after the fork, on either side (the owner decoding results, a child
-    // allocating), would copy it and flush the other threads' TLBs.
-    sys::trim_heap();
     let mut pending: VecDeque<usize> = (0..chunks).collect();
     let mut crew = Crew {
         members: Vec::new(),
@@ -168,6 +232,12 @@ pub(crate) fn run_chunks(
     let workers = workers.max(1);
     // The number of children this call runs at once (for the queueing rule of `top_up`).
     let at_once = workers.min(chunks);
+    let mut message = Vec::new();
+    let mut give = |m: &mut Member, i: usize, supply: &mut dyn Supply| {
+        message.clear();
+        supply.message(i, &mut message);
+        m.give(i, &message);
+    };
     loop {
         if interrupt::happened_since(epoch) {
             for m in crew.members.drain(..) {
@@ -191,10 +261,10 @@ pub(crate) fn run_chunks(
         }
         while crew.members.len() < workers {
             let Some(i) = pending.pop_front() else { break };
-            match spawn(run, children, name_prefix) {
+            match supply.member() {
                 Ok(mut m) => {
-                    m.give(i);
-                    top_up(&mut m, &mut pending, at_once);
+                    give(&mut m, i, supply);
+                    top_up(&mut m, &mut pending, at_once, |m, i| give(m, i, supply));
                     crew.members.push(m);
                 }
                 Err(e) => on_outcome(i, Err(e)),
@@ -203,25 +273,25 @@ pub(crate) fn run_chunks(
         if crew.members.is_empty() {
             return;
         }
-        wait_readable(crew.members.iter().map(|m| &m.socket));
+        wait_ready(&crew.members);
         let mut k = 0;
         while k < crew.members.len() {
             let m = &mut crew.members[k];
+            m.flush();
             m.drain();
             if let Some(tag) = m.take_frame() {
                 let answered = m.holding.pop_front();
                 // Its next chunk first, then the decoding of this one.
                 if !children.is_terminated() {
-                    top_up(m, &mut pending, at_once);
+                    top_up(m, &mut pending, at_once, |m, i| give(m, i, supply));
                 }
                 if let Some(i) = answered {
                     on_outcome(i, tagged_outcome(tag, &m.payload));
                 }
                 if m.holding.is_empty() {
-                    // Nothing left for it: it leaves at end of file, reaped later.
-                    let _ = m.socket.shutdown(std::net::Shutdown::Write);
+                    // Nothing left for it in this call.
                     let m = crew.members.swap_remove(k);
-                    children.finishing(m.child);
+                    supply.release(m);
                     continue;
                 }
             }
@@ -257,64 +327,116 @@ pub(crate) fn run_chunks(
 
 /// Gives `m` a second chunk to queue while there are more chunks left than children to
 /// take them (near the end, a queued chunk could wait while another child idles).
-fn top_up(m: &mut Member, pending: &mut VecDeque<usize>, at_once: usize) {
+fn top_up(
+    m: &mut Member,
+    pending: &mut VecDeque<usize>,
+    at_once: usize,
+    mut give: impl FnMut(&mut Member, usize),
+) {
     while m.holding.len() < 2 && pending.len() > at_once {
         let Some(i) = pending.pop_front() else { break };
-        m.give(i);
+        give(m, i);
     }
     if m.holding.is_empty() {
         if let Some(i) = pending.pop_front() {
-            m.give(i);
+            give(m, i);
         }
     }
 }
 
-/// Forks a child that answers chunk numbers until the parent says there are no more.
-fn spawn(run: &mut ChunkFn<'_>, children: &Children, name_prefix: &str) -> Result<Member> {
-    let (parent_end, child_end) = UnixStream::pair()?;
-    let n = children.next_number();
-    let pid = sys::fork_run(&format!("{name_prefix}-{n}"), move || {
-        // One buffer for every frame: the child's heap stays warm from chunk to chunk.
-        let mut frame = Vec::new();
-        let mut number = [0u8; 8];
-        loop {
-            if (&child_end).read_exact(&mut number).is_err() {
-                return 0; // end of file: no more chunks
-            }
-            let i = u64::from_le_bytes(number) as usize;
-            frame.clear();
-            frame.resize(HEADER, 0);
-            let tag = match catch_unwind(AssertUnwindSafe(|| run(i, &mut frame))) {
-                Ok(Ok(())) => 0u8,
-                Ok(Err(message)) => {
-                    frame.truncate(HEADER);
-                    frame.extend_from_slice(message.as_bytes());
-                    2
-                }
-                Err(payload) => {
-                    let message = crate::error::panic_message(&*payload);
-                    frame.truncate(HEADER);
-                    frame.extend_from_slice(format!("task panicked: {message}").as_bytes());
-                    1
-                }
-            };
-            let len = (frame.len() - HEADER) as u64;
-            frame[..8].copy_from_slice(&len.to_le_bytes());
-            frame[8] = tag;
-            if (&child_end).write_all(&frame).is_err() {
-                return 1;
-            }
+/// Children forked for one call: each has every chunk in memory, and its message for
+/// chunk `i` is the number `i`.
+pub(crate) struct Forked<'r, 'a> {
+    run: &'r mut ChunkFn<'a>,
+    children: &'r Children,
+    name_prefix: &'r str,
+    trimmed: bool,
+}
+
+impl<'r, 'a> Forked<'r, 'a> {
+    pub(crate) fn new(
+        run: &'r mut ChunkFn<'a>,
+        children: &'r Children,
+        name_prefix: &'r str,
+    ) -> Self {
+        Forked {
+            run,
+            children,
+            name_prefix,
+            trimmed: false,
         }
-    })?;
-    parent_end.set_nonblocking(true)?;
-    children.register(pid);
-    Ok(Member {
-        child: ChildWatch::new(pid),
-        socket: parent_end,
-        header: [0; HEADER],
-        header_len: 0,
-        payload: Vec::new(),
-        holding: VecDeque::new(),
-        eof: false,
-    })
+    }
+}
+
+impl Supply for Forked<'_, '_> {
+    fn member(&mut self) -> Result<Member> {
+        if !self.trimmed {
+            // Free heap pages would be shared copy-on-write with the children: every
+            // first write to one after the fork, on either side (the owner decoding
+            // results, a child allocating), would copy it and flush the other threads'
+            // TLBs.
+            sys::trim_heap();
+            self.trimmed = true;
+        }
+        let (parent_end, child_end) = UnixStream::pair()?;
+        let n = self.children.next_number();
+        let run = &mut *self.run;
+        let pid = sys::fork_run(&format!("{}-{n}", self.name_prefix), move || {
+            // One buffer for every frame: the child's heap stays warm from chunk to chunk.
+            let mut frame = Vec::new();
+            let mut number = [0u8; 8];
+            loop {
+                if (&child_end).read_exact(&mut number).is_err() {
+                    return 0; // end of file: no more chunks
+                }
+                let i = u64::from_le_bytes(number) as usize;
+                if !answer(&child_end, &mut frame, |out| run(i, out)) {
+                    return 1;
+                }
+            }
+        })?;
+        parent_end.set_nonblocking(true)?;
+        self.children.register(pid);
+        Ok(Member::new(ChildWatch::new(pid), parent_end, None))
+    }
+
+    fn message(&mut self, i: usize, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(i as u64).to_le_bytes());
+    }
+
+    fn release(&mut self, m: Member) {
+        // It leaves at end of file, and is reaped later.
+        let _ = m.socket.shutdown(std::net::Shutdown::Write);
+        self.children.finishing(m.child);
+    }
+}
+
+/// In a child: runs one chunk (`run` appends its encoded results) and sends its frame
+/// (the results, a panic's message or an encoding error's). False if the parent is gone.
+pub(super) fn answer(
+    socket: &UnixStream,
+    frame: &mut Vec<u8>,
+    run: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), String>,
+) -> bool {
+    frame.clear();
+    frame.resize(HEADER, 0);
+    let tag = match catch_unwind(AssertUnwindSafe(|| run(frame))) {
+        Ok(Ok(())) => 0u8,
+        Ok(Err(message)) => {
+            frame.truncate(HEADER);
+            frame.extend_from_slice(message.as_bytes());
+            2
+        }
+        Err(payload) => {
+            let message = crate::error::panic_message(&*payload);
+            frame.truncate(HEADER);
+            frame.extend_from_slice(format!("task panicked: {message}").as_bytes());
+            1
+        }
+    };
+    let len = (frame.len() - HEADER) as u64;
+    frame[..8].copy_from_slice(&len.to_le_bytes());
+    frame[8] = tag;
+    let mut socket = socket;
+    socket.write_all(frame).is_ok()
 }

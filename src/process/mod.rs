@@ -7,6 +7,7 @@ pub(crate) mod chunk_workers;
 mod cpus;
 mod current;
 mod logging;
+pub(crate) mod map_crew;
 #[allow(clippy::module_inception)] // the file is named after its one public type
 mod process;
 

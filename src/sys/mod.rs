@@ -23,6 +23,7 @@ mod fork;
 mod futex;
 mod hangup;
 mod loaded;
+mod plain_call;
 mod pmutex;
 mod shm;
 mod task_slot;
@@ -31,8 +32,12 @@ mod zst_call;
 
 pub(crate) use affinity::{current_cpu, set_affinity};
 pub(crate) use event_count::EventCount;
-pub(crate) use fork::{close_inherited_fds, fork_run, fork_run_detached, kill, trim_heap};
+pub(crate) use fork::{
+    close_inherited_fds, fork_run, fork_run_detached, keep_only_fd, kill, trim_heap,
+};
 pub(crate) use hangup::peer_closed;
+pub(crate) use loaded::LoadedCode;
+pub(crate) use plain_call::{EncodeResults, PlainCall, plain_bytes, run_posted_chunk};
 pub(crate) use pmutex::{RawCondvar, RawMutex, Relock};
 pub(crate) use shm::SharedRegion;
 pub(crate) use task_slot::TaskSlot;

@@ -1,0 +1,229 @@
+//! Persistent workers for `map` over plain items with a stateless function.
+//!
+//! A process forked for each `map` call pays for the fork and, worse, for copy-on-write:
+//! until it exits, every page the parent writes (decoding the results) or the child
+//! writes (its own allocations) is copied first. A worker forked once and kept, as
+//! Python's `Pool` keeps its workers, pays that once. It can only run what it can find
+//! in its own memory: code loaded before it was forked (see [`LoadedCode`]) and what is
+//! sent to it. So it serves a call whose function is stateless (zero-sized, no drop
+//! glue: a function item or a closure that captures nothing) and whose items are plain
+//! numbers, sent as their bytes. The chunk's message is `[u64 address of the chunk call]
+//! [u64 length][the items' bytes]`; the answer is a frame, as from a forked child (see
+//! `super::chunk_workers`, which runs the call).
+
+use std::io::Read;
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use super::children::Children;
+use super::chunk_workers::{Member, Supply, answer};
+use crate::Result;
+use crate::sys::{self, ChildWatch, LoadedCode};
+
+/// A pool's persistent `map` workers, idle between calls.
+#[derive(Debug)]
+pub(crate) struct MapCrew {
+    owner: u32,
+    /// At most this many idle workers are kept (the pool's size).
+    limit: usize,
+    idle: Mutex<Vec<IdleWorker>>,
+    children: Arc<Children>,
+}
+
+/// A worker between calls.
+#[derive(Debug)]
+struct IdleWorker {
+    child: ChildWatch,
+    socket: UnixStream,
+    code: LoadedCode,
+}
+
+impl MapCrew {
+    pub(crate) fn new(limit: usize, children: Arc<Children>) -> Self {
+        MapCrew {
+            owner: std::process::id(),
+            limit,
+            idle: Mutex::default(),
+            children,
+        }
+    }
+
+    fn idle(&self) -> MutexGuard<'_, Vec<IdleWorker>> {
+        // Every update is a push or a removal: never half done.
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// True in the process that made the crew (a forked copy has no workers of its own).
+    pub(crate) fn is_owner(&self) -> bool {
+        std::process::id() == self.owner
+    }
+
+    /// The PIDs of the idle workers.
+    pub(crate) fn pids(&self) -> Vec<u32> {
+        let mut pids: Vec<u32> = self
+            .idle()
+            .iter()
+            .map(|w| w.child.pid().as_raw() as u32)
+            .collect();
+        pids.sort();
+        pids
+    }
+
+    /// A supply of workers for one call of the chunk call at `addr` (a
+    /// [`PlainCall`](crate::sys::PlainCall)) over `chunks` (each the bytes of its items).
+    pub(crate) fn supply<'c>(&'c self, addr: usize, chunks: &'c [Vec<u8>]) -> Persistent<'c> {
+        Persistent {
+            crew: self,
+            addr,
+            chunks,
+            children: &self.children,
+        }
+    }
+
+    fn reap(&self, mut worker: IdleWorker, kill_after: Duration) {
+        if !matches!(worker.child.wait_timeout(kill_after), Ok(Some(_))) {
+            let _ = sys::kill(worker.child.pid(), libc::SIGKILL);
+            let _ = worker.child.wait_timeout(Duration::from_secs(5));
+        }
+        self.children.unregister(worker.child.pid());
+    }
+
+    /// The pool is going away: idle workers are told to leave (end of file) and reaped,
+    /// killed if they do not leave within a second.
+    pub(crate) fn shutdown(&self) {
+        if !self.is_owner() {
+            return;
+        }
+        let idle = std::mem::take(&mut *self.idle());
+        for worker in &idle {
+            let _ = worker.socket.shutdown(std::net::Shutdown::Write);
+        }
+        for worker in idle {
+            self.reap(worker, Duration::from_secs(1));
+        }
+    }
+
+    /// `terminate`: kills the idle workers.
+    pub(crate) fn terminate(&self) {
+        if !self.is_owner() {
+            return;
+        }
+        for worker in std::mem::take(&mut *self.idle()) {
+            let _ = sys::kill(worker.child.pid(), libc::SIGKILL);
+            self.reap(worker, Duration::from_secs(5));
+        }
+    }
+}
+
+impl Drop for MapCrew {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// The workers of one call: idle ones that have the call's code, or fresh forks.
+pub(crate) struct Persistent<'c> {
+    crew: &'c MapCrew,
+    addr: usize,
+    chunks: &'c [Vec<u8>],
+    children: &'c Children,
+}
+
+impl Supply for Persistent<'_> {
+    fn member(&mut self) -> Result<Member> {
+        let mut idle = self.crew.idle();
+        // One that died while idle (killed from outside) is replaced, not given a chunk.
+        idle.retain_mut(|w| {
+            let alive = matches!(w.child.try_wait(), Ok(None));
+            if !alive {
+                self.children.unregister(w.child.pid());
+            }
+            alive
+        });
+        if let Some(i) = idle.iter().position(|w| w.code.contains(self.addr)) {
+            let w = idle.swap_remove(i);
+            return Ok(Member::new(w.child, w.socket, Some(w.code)));
+        }
+        // The idle ones were forked before this call's code was loaded (a later notebook
+        // cell): one leaves, to keep the crew's size; its successor has all code so far.
+        if idle.len() >= self.crew.limit {
+            if let Some(stale) = idle.pop() {
+                let _ = stale.socket.shutdown(std::net::Shutdown::Write);
+                self.children.finishing(stale.child);
+            }
+        }
+        drop(idle);
+        fork_worker(self.children)
+    }
+
+    fn message(&mut self, i: usize, out: &mut Vec<u8>) {
+        let items = &self.chunks[i];
+        out.extend_from_slice(&(self.addr as u64).to_le_bytes());
+        out.extend_from_slice(&(items.len() as u64).to_le_bytes());
+        out.extend_from_slice(items);
+    }
+
+    fn release(&mut self, m: Member) {
+        let mut idle = self.crew.idle();
+        match m.code {
+            Some(code) if idle.len() < self.crew.limit && !self.children.is_terminated() => {
+                idle.push(IdleWorker {
+                    child: m.child,
+                    socket: m.socket,
+                    code,
+                });
+            }
+            _ => {
+                drop(idle);
+                let _ = m.socket.shutdown(std::net::Shutdown::Write);
+                self.children.finishing(m.child);
+            }
+        }
+    }
+}
+
+/// Forks a worker that runs chunk calls until its socket ends.
+fn fork_worker(children: &Children) -> Result<Member> {
+    let (parent_end, child_end) = UnixStream::pair()?;
+    let n = children.next_number();
+    let code = LoadedCode::now();
+    // From a long-lived thread (see `fork_run_detached`): the worker outlives this call.
+    let pid = sys::fork_run_detached(
+        &format!("ForkPoolWorker-{n}"),
+        Box::new(move || {
+            // Copies of the parent's other descriptors (a Pipe's ends, other workers'
+            // sockets) would delay their end of file for as long as this worker lives.
+            serve(&sys::keep_only_fd(child_end))
+        }),
+    )?;
+    parent_end.set_nonblocking(true)?;
+    children.register(pid);
+    Ok(Member::new(ChildWatch::new(pid), parent_end, Some(code)))
+}
+
+/// The worker's loop: one chunk call per message, until end of file.
+fn serve(socket: &UnixStream) -> i32 {
+    let mut head = [0u8; 16];
+    let mut items = Vec::new();
+    let mut frame = Vec::new();
+    loop {
+        if (&*socket).read_exact(&mut head).is_err() {
+            return 0; // end of file: the pool is done with this worker
+        }
+        let addr = u64::from_le_bytes(head[..8].try_into().unwrap_or_default()) as usize;
+        let len = u64::from_le_bytes(head[8..].try_into().unwrap_or_default()) as usize;
+        items.clear();
+        items.resize(len, 0);
+        if (&*socket).read_exact(&mut items).is_err() {
+            return 1;
+        }
+        // The pool gives a chunk to a worker only if its code snapshot has `addr`.
+        if !answer(socket, &mut frame, |out| {
+            sys::run_posted_chunk(addr, &items, out)
+        }) {
+            return 1;
+        }
+    }
+}

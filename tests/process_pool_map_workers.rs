@@ -1,0 +1,156 @@
+//! `map` of a stateless function over numbers runs on persistent workers: the same
+//! processes from call to call, replaced when they die, ended with the pool.
+
+mod process_util;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use paralelo::Processes;
+use paralelo::prelude::*;
+use process_util::in_child;
+
+fn alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn pids_of(pool: &Pool<Processes>) -> HashSet<u32> {
+    pool.map(|_: u64| std::process::id(), 0..64u64)
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+#[test]
+fn stateless_maps_over_numbers_reuse_the_same_workers() {
+    in_child(60, || {
+        let pool = Pool::processes(2).unwrap();
+        let first = pids_of(&pool);
+        assert!(first.len() <= 2 && !first.contains(&std::process::id()));
+        for _ in 0..5 {
+            assert_eq!(pids_of(&pool), first);
+        }
+        let idle: HashSet<u32> = pool.map_worker_pids().into_iter().collect();
+        assert_eq!(idle, first);
+        // Other item types, and capturing closures, fork children for the call.
+        let strings = pool
+            .map(|_: String| std::process::id(), vec![String::new(); 8])
+            .unwrap();
+        assert!(strings.iter().all(|p| !first.contains(p)), "{strings:?}");
+        let offset = 1u64;
+        let captured = pool
+            .map(move |_: u64| std::process::id() as u64 + offset, 0..8u64)
+            .unwrap();
+        assert!(captured.iter().all(|&p| !first.contains(&((p - 1) as u32))));
+        // Every plain type crosses intact.
+        assert_eq!(
+            pool.map(|x: f64| x * 2.0, vec![1.5, -2.25]).unwrap(),
+            [3.0, -4.5]
+        );
+        assert_eq!(
+            pool.map(|c: char| c.to_ascii_uppercase(), "año".chars())
+                .unwrap(),
+            ['A', 'ñ', 'O']
+        );
+        assert_eq!(
+            pool.map(|b: bool| !b, [true, false]).unwrap(),
+            [false, true]
+        );
+        assert_eq!(
+            pool.map(|x: i128| x - 1, [i128::MIN + 1, i128::MAX])
+                .unwrap(),
+            [i128::MIN, i128::MAX - 1]
+        );
+    });
+}
+
+#[test]
+fn a_worker_that_dies_fails_its_chunk_and_is_replaced() {
+    in_child(60, || {
+        for workers in [1, 2, 5] {
+            let pool = Pool::builder()
+                .workers(workers)
+                .chunksize(1)
+                .build_processes()
+                .unwrap();
+            let before = pids_of(&pool);
+            let err = pool
+                .map(
+                    |i: u32| {
+                        if i == 2 {
+                            std::process::exit(3);
+                        }
+                        i
+                    },
+                    0..8u32,
+                )
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::WorkerDied, "{err}");
+            assert!(err.to_string().contains("exit code 3"), "{err}");
+            // The pool goes on, with a new worker in place of the dead one.
+            assert_eq!(
+                pool.map(|x: u32| x * 10, 0..6u32).unwrap(),
+                [0, 10, 20, 30, 40, 50]
+            );
+            let after = pids_of(&pool);
+            assert!(after.len() <= workers);
+            assert!(before.iter().filter(|p| after.contains(p)).count() < workers.max(2));
+        }
+    });
+}
+
+#[test]
+fn a_panic_fails_its_chunk_and_the_worker_stays() {
+    in_child(60, || {
+        let pool = Pool::processes(1).unwrap();
+        let before = pids_of(&pool);
+        let err = pool
+            .map(
+                |x: u64| {
+                    if x == 5 {
+                        panic!("cinco");
+                    }
+                    x
+                },
+                0..10u64,
+            )
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TaskPanicked, "{err}");
+        assert!(err.to_string().contains("cinco"), "{err}");
+        assert_eq!(pids_of(&pool), before);
+    });
+}
+
+#[test]
+fn a_worker_killed_while_idle_is_replaced_without_failing_a_task() {
+    in_child(60, || {
+        let pool = Pool::processes(2).unwrap();
+        let before = pids_of(&pool);
+        let victim = *before.iter().next().unwrap();
+        // SAFETY: kill only sends a signal.
+        unsafe { libc::kill(victim as i32, libc::SIGKILL) };
+        std::thread::sleep(Duration::from_millis(50));
+        let squares = pool.map(|x: u64| x * x, 0..100u64).unwrap();
+        assert_eq!(squares[99], 99 * 99);
+        assert!(!pids_of(&pool).contains(&victim));
+    });
+}
+
+#[test]
+fn the_workers_end_with_the_pool() {
+    in_child(60, || {
+        let pool = Pool::processes(2).unwrap();
+        let pids = pids_of(&pool);
+        drop(pool);
+        assert!(pids.iter().all(|&p| !alive(p)), "{pids:?} still there");
+
+        let pool = Pool::processes(2).unwrap();
+        let pids = pids_of(&pool);
+        pool.terminate();
+        assert!(pids.iter().all(|&p| !alive(p)), "{pids:?} still there");
+        assert_eq!(
+            pool.map(|x: u64| x, 0..3u64).unwrap_err().kind(),
+            ErrorKind::PoolTerminated
+        );
+    });
+}
