@@ -154,3 +154,31 @@ fn the_workers_end_with_the_pool() {
         );
     });
 }
+
+#[test]
+fn concurrent_maps_keep_at_most_workers_idle_afterwards() {
+    in_child(60, || {
+        let pool = Pool::processes(2).unwrap();
+        let calls: Vec<_> = (0..3u64)
+            .map(|k| {
+                pool.map_async(
+                    |x: u64| {
+                        std::thread::sleep(Duration::from_millis(20));
+                        x * 2
+                    },
+                    k * 10..k * 10 + 10,
+                )
+                .unwrap()
+            })
+            .collect();
+        for (k, call) in calls.into_iter().enumerate() {
+            let k = k as u64;
+            assert_eq!(
+                call.get().unwrap(),
+                (k * 10..k * 10 + 10).map(|x| x * 2).collect::<Vec<_>>()
+            );
+        }
+        assert!(pool.map_worker_pids().len() <= 2, "{:?}", pool.map_worker_pids());
+        assert_eq!(pids_of(&pool).len(), 2);
+    });
+}

@@ -146,14 +146,9 @@ impl Supply for Persistent<'_> {
             let w = idle.swap_remove(i);
             return Ok(Member::new(w.child, w.socket, Some(w.code)));
         }
-        // The idle ones were forked before this call's code was loaded (a later notebook
-        // cell): one leaves, to keep the crew's size; its successor has all code so far.
-        if idle.len() >= self.crew.limit {
-            if let Some(stale) = idle.pop() {
-                let _ = stale.socket.shutdown(std::net::Shutdown::Write);
-                self.children.finishing(stale.child);
-            }
-        }
+        // Those left were forked before this call's code was loaded (a later notebook
+        // cell): a new worker, which has all code so far, takes the place of one of them
+        // when it is released.
         drop(idle);
         fork_worker(self.children)
     }
@@ -167,20 +162,46 @@ impl Supply for Persistent<'_> {
 
     fn release(&mut self, m: Member) {
         let mut idle = self.crew.idle();
-        match m.code {
-            Some(code) if idle.len() < self.crew.limit && !self.children.is_terminated() => {
-                idle.push(IdleWorker {
-                    child: m.child,
-                    socket: m.socket,
-                    code,
-                });
-            }
-            _ => {
-                drop(idle);
-                let _ = m.socket.shutdown(std::net::Shutdown::Write);
-                self.children.finishing(m.child);
-            }
+        let Some(code) = m.code.filter(|_| !self.children.is_terminated()) else {
+            drop(idle);
+            self.retire(m.child, m.socket);
+            return;
+        };
+        // At most `limit` are kept: one whose code is older than this call's leaves first.
+        let mut leaving = None;
+        if idle.len() >= self.crew.limit {
+            let stale = idle.iter().position(|w| !w.code.contains(self.addr));
+            leaving = Some(match stale {
+                Some(i) => {
+                    let w = idle.swap_remove(i);
+                    idle.push(IdleWorker {
+                        child: m.child,
+                        socket: m.socket,
+                        code,
+                    });
+                    (w.child, w.socket)
+                }
+                None => (m.child, m.socket),
+            });
+        } else {
+            idle.push(IdleWorker {
+                child: m.child,
+                socket: m.socket,
+                code,
+            });
         }
+        drop(idle);
+        if let Some((child, socket)) = leaving {
+            self.retire(child, socket);
+        }
+    }
+}
+
+impl Persistent<'_> {
+    /// Tells a worker to leave (end of file); it is reaped when next convenient.
+    fn retire(&self, child: ChildWatch, socket: UnixStream) {
+        let _ = socket.shutdown(std::net::Shutdown::Write);
+        self.children.finishing(child);
     }
 }
 
