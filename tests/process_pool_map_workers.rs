@@ -178,7 +178,11 @@ fn concurrent_maps_keep_at_most_workers_idle_afterwards() {
                 (k * 10..k * 10 + 10).map(|x| x * 2).collect::<Vec<_>>()
             );
         }
-        assert!(pool.map_worker_pids().len() <= 2, "{:?}", pool.map_worker_pids());
+        assert!(
+            pool.map_worker_pids().len() <= 2,
+            "{:?}",
+            pool.map_worker_pids()
+        );
         assert_eq!(pids_of(&pool).len(), 2);
     });
 }

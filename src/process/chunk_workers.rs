@@ -32,6 +32,7 @@ use nix::sys::socket::{MsgFlags, send};
 use super::children::{
     CHECK_EVERY, Children, HEADER, cancelled, reap_after_eof, tagged_outcome, worker_died,
 };
+use super::map_crew::ResultSlots;
 use crate::sys::{self, ChildWatch, ExitStatus, LoadedCode};
 use crate::{Result, interrupt};
 
@@ -56,6 +57,9 @@ pub(crate) struct Member {
     pub(super) socket: UnixStream,
     /// The code the child had when it was forked (persistent workers only).
     pub(super) code: Option<LoadedCode>,
+    /// Where the child may leave a frame's payload instead of sending it (persistent
+    /// workers only).
+    pub(super) slots: Option<ResultSlots>,
     /// The header of the frame being received, and how much of it arrived.
     header: [u8; HEADER],
     header_len: usize,
@@ -74,11 +78,17 @@ pub(crate) struct Member {
 }
 
 impl Member {
-    pub(super) fn new(child: ChildWatch, socket: UnixStream, code: Option<LoadedCode>) -> Self {
+    pub(super) fn new(
+        child: ChildWatch,
+        socket: UnixStream,
+        code: Option<LoadedCode>,
+        slots: Option<ResultSlots>,
+    ) -> Self {
         Member {
             child,
             socket,
             code,
+            slots,
             header: [0; HEADER],
             header_len: 0,
             payload: Vec::new(),
@@ -142,6 +152,14 @@ impl Member {
         }
         self.header_len = 0;
         Some(self.header[8])
+    }
+
+    /// The outcome of the frame just taken (with tag `tag`): its payload, read in place.
+    fn outcome(&self, tag: u8) -> Result<&[u8]> {
+        match &self.slots {
+            Some(slots) if tag == ResultSlots::TAG => slots.payload(&self.payload),
+            _ => tagged_outcome(tag, &self.payload),
+        }
     }
 
     /// Gives the child chunk `i` (its message is `message`).
@@ -286,7 +304,7 @@ pub(crate) fn run_chunks(
                     top_up(m, &mut pending, at_once, |m, i| give(m, i, supply));
                 }
                 if let Some(i) = answered {
-                    on_outcome(i, tagged_outcome(tag, &m.payload));
+                    on_outcome(i, m.outcome(tag));
                 }
                 if m.holding.is_empty() {
                     // Nothing left for it in this call.
@@ -311,7 +329,7 @@ pub(crate) fn run_chunks(
             children.unregister(m.child.pid());
             if let Some(i) = m.holding.pop_front() {
                 let outcome = match frame {
-                    Some(tag) => tagged_outcome(tag, &m.payload),
+                    Some(tag) => m.outcome(tag),
                     None if children.is_terminated() => Err(cancelled()),
                     None => Err(worker_died(status)),
                 };
@@ -397,7 +415,7 @@ impl Supply for Forked<'_, '_> {
         })?;
         parent_end.set_nonblocking(true)?;
         self.children.register(pid);
-        Ok(Member::new(ChildWatch::new(pid), parent_end, None))
+        Ok(Member::new(ChildWatch::new(pid), parent_end, None, None))
     }
 
     fn message(&mut self, i: usize, out: &mut Vec<u8>) {
@@ -413,11 +431,22 @@ impl Supply for Forked<'_, '_> {
 
 /// In a child: runs one chunk (`run` appends its encoded results) and sends its frame
 /// (the results, a panic's message or an encoding error's). False if the parent is gone.
-pub(super) fn answer(
+fn answer(
     socket: &UnixStream,
     frame: &mut Vec<u8>,
     run: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), String>,
 ) -> bool {
+    fill_frame(frame, run);
+    let mut socket = socket;
+    socket.write_all(frame).is_ok()
+}
+
+/// In a child: runs one chunk into `frame` (`[u64 length][u8 tag][payload]`): the encoded
+/// results (tag 0), a panic's message (1) or an encoding error's (2).
+pub(super) fn fill_frame(
+    frame: &mut Vec<u8>,
+    run: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), String>,
+) {
     frame.clear();
     frame.resize(HEADER, 0);
     let tag = match catch_unwind(AssertUnwindSafe(|| run(frame))) {
@@ -437,6 +466,4 @@ pub(super) fn answer(
     let len = (frame.len() - HEADER) as u64;
     frame[..8].copy_from_slice(&len.to_le_bytes());
     frame[8] = tag;
-    let mut socket = socket;
-    socket.write_all(frame).is_ok()
 }

@@ -9,18 +9,76 @@
 //! glue: a function item or a closure that captures nothing) and whose items are plain
 //! numbers, sent as their bytes. The chunk's message is `[u64 address of the chunk call]
 //! [u64 length][the items' bytes]`; the answer is a frame, as from a forked child (see
-//! `super::chunk_workers`, which runs the call).
+//! `super::chunk_workers`, which runs the call), except that encoded results up to
+//! [`SLOT`] bytes are left in one of the worker's [`ResultSlots`] and only their place is
+//! sent: the parent decodes them where they are, and neither side copies them through
+//! the kernel.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::children::Children;
-use super::chunk_workers::{Member, Supply, answer};
-use crate::Result;
-use crate::sys::{self, ChildWatch, LoadedCode};
+use super::children::{Children, HEADER};
+use super::chunk_workers::{Member, Supply, fill_frame};
+use crate::sys::{self, ChildWatch, LoadedCode, SharedRegion};
+use crate::{Error, ErrorKind, Result};
+
+/// The size of one result slot.
+const SLOT: usize = 1 << 20;
+/// Slots per worker: a worker holds at most two chunks (one running, one queued), and the
+/// parent decodes a frame before it gives the chunk after those two, so the slot of the
+/// frame being decoded is never the one being written.
+const SLOTS: usize = 3;
+
+/// A persistent worker's result slots: shared memory mapped before its fork.
+#[derive(Debug, Clone)]
+pub(crate) struct ResultSlots(Arc<SharedRegion>);
+
+impl ResultSlots {
+    /// The tag of a frame whose payload is `[u64 slot][u64 length]`: the results are in
+    /// that slot.
+    pub(super) const TAG: u8 = 3;
+
+    fn new() -> Result<Self> {
+        Ok(ResultSlots(Arc::new(SharedRegion::new(SLOT * SLOTS)?)))
+    }
+
+    /// In the worker: puts the finished frame's payload in slot `n % SLOTS` and turns the
+    /// frame into a notice of it, if it holds results that fit.
+    fn stash(&self, frame: &mut Vec<u8>, n: u64) {
+        let len = frame.len() - HEADER;
+        if frame[8] != 0 || len > SLOT {
+            return; // sent whole: an error message, or results too big for a slot
+        }
+        let slot = n % SLOTS as u64;
+        self.0.write_bytes(slot as usize * SLOT, &frame[HEADER..]);
+        frame.truncate(HEADER);
+        frame.extend_from_slice(&slot.to_le_bytes());
+        frame.extend_from_slice(&(len as u64).to_le_bytes());
+        frame[..8].copy_from_slice(&16u64.to_le_bytes());
+        frame[8] = Self::TAG;
+    }
+
+    /// In the parent: the results a notice points to, read in place.
+    pub(super) fn payload(&self, notice: &[u8]) -> Result<&[u8]> {
+        let word = |i: usize| {
+            notice
+                .get(i * 8..i * 8 + 8)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_le_bytes)
+        };
+        match (word(0), word(1)) {
+            (Some(slot), Some(len)) if (slot as usize) < SLOTS && len as usize <= SLOT => {
+                Ok(self.0.bytes(slot as usize * SLOT, len as usize))
+            }
+            _ => Err(Error::new(
+                ErrorKind::Serialization,
+                "a pool worker sent a malformed notice of its results",
+            )),
+        }
+    }
+}
 
 /// A pool's persistent `map` workers, idle between calls.
 #[derive(Debug)]
@@ -38,6 +96,7 @@ struct IdleWorker {
     child: ChildWatch,
     socket: UnixStream,
     code: LoadedCode,
+    slots: Option<ResultSlots>,
 }
 
 impl MapCrew {
@@ -144,7 +203,7 @@ impl Supply for Persistent<'_> {
         });
         if let Some(i) = idle.iter().position(|w| w.code.contains(self.addr)) {
             let w = idle.swap_remove(i);
-            return Ok(Member::new(w.child, w.socket, Some(w.code)));
+            return Ok(Member::new(w.child, w.socket, Some(w.code), w.slots));
         }
         // Those left were forked before this call's code was loaded (a later notebook
         // cell): a new worker, which has all code so far, takes the place of one of them
@@ -178,6 +237,7 @@ impl Supply for Persistent<'_> {
                         child: m.child,
                         socket: m.socket,
                         code,
+                        slots: m.slots,
                     });
                     (w.child, w.socket)
                 }
@@ -188,6 +248,7 @@ impl Supply for Persistent<'_> {
                 child: m.child,
                 socket: m.socket,
                 code,
+                slots: m.slots,
             });
         }
         drop(idle);
@@ -209,6 +270,8 @@ impl Persistent<'_> {
 fn fork_worker(children: &Children) -> Result<Member> {
     let (parent_end, child_end) = UnixStream::pair()?;
     let n = children.next_number();
+    let slots = ResultSlots::new()?;
+    let worker_slots = slots.clone();
     let code = LoadedCode::now();
     // From a long-lived thread (see `fork_run_detached`): the worker outlives this call.
     let pid = sys::fork_run_detached(
@@ -216,20 +279,25 @@ fn fork_worker(children: &Children) -> Result<Member> {
         Box::new(move || {
             // Copies of the parent's other descriptors (a Pipe's ends, other workers'
             // sockets) would delay their end of file for as long as this worker lives.
-            serve(&sys::keep_only_fd(child_end))
+            serve(&sys::keep_only_fd(child_end), &worker_slots)
         }),
     )?;
     parent_end.set_nonblocking(true)?;
     children.register(pid);
-    Ok(Member::new(ChildWatch::new(pid), parent_end, Some(code)))
+    Ok(Member::new(
+        ChildWatch::new(pid),
+        parent_end,
+        Some(code),
+        Some(slots),
+    ))
 }
 
 /// The worker's loop: one chunk call per message, until end of file.
-fn serve(socket: &UnixStream) -> i32 {
+fn serve(socket: &UnixStream, slots: &ResultSlots) -> i32 {
     let mut head = [0u8; 16];
     let mut items = Vec::new();
     let mut frame = Vec::new();
-    loop {
+    for n in 0u64.. {
         if (&*socket).read_exact(&mut head).is_err() {
             return 0; // end of file: the pool is done with this worker
         }
@@ -241,10 +309,11 @@ fn serve(socket: &UnixStream) -> i32 {
             return 1;
         }
         // The pool gives a chunk to a worker only if its code snapshot has `addr`.
-        if !answer(socket, &mut frame, |out| {
-            sys::run_posted_chunk(addr, &items, out)
-        }) {
+        fill_frame(&mut frame, |out| sys::run_posted_chunk(addr, &items, out));
+        slots.stash(&mut frame, n);
+        if (&*socket).write_all(&frame).is_err() {
             return 1;
         }
     }
+    0
 }

@@ -72,12 +72,22 @@ impl SharedRegion {
         unsafe { &*(p as *const AtomicU32) }
     }
 
-    /// Copies `bytes` into the region at `offset`. Callers hold the mutex guarding those bytes.
+    /// Copies `bytes` into the region at `offset`. Callers hold the mutex guarding those
+    /// bytes, or their protocol keeps every other reader and writer away from them.
     pub(crate) fn write_bytes(&self, offset: usize, bytes: &[u8]) {
         let p = self.ptr_at(offset, bytes.len(), 1);
         // SAFETY: the destination is in bounds (checked) and cannot overlap `bytes`, a Rust
         // slice outside the mapping; plain bytes have no invalid values.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len()) }
+    }
+
+    /// The `len` bytes at `offset`, read in place. Callers guarantee, by their protocol,
+    /// that no process writes those bytes while the view lives.
+    pub(crate) fn bytes(&self, offset: usize, len: usize) -> &[u8] {
+        let p = self.ptr_at(offset, len, 1);
+        // SAFETY: in bounds (checked); the mapping lives as long as `self`; the caller's
+        // protocol keeps every writer away from these bytes while the view lives.
+        unsafe { std::slice::from_raw_parts(p, len) }
     }
 
     /// Copies bytes at `offset` out into `out`. Callers hold the mutex guarding those bytes.
