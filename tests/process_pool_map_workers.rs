@@ -186,3 +186,28 @@ fn concurrent_maps_keep_at_most_workers_idle_afterwards() {
         assert_eq!(pids_of(&pool).len(), 2);
     });
 }
+
+#[test]
+fn results_bigger_than_a_slot_and_many_small_ones_arrive_intact() {
+    in_child(120, || {
+        let pool = Pool::builder()
+            .workers(2)
+            .chunksize(1)
+            .build_processes()
+            .unwrap();
+        // 1.5 MiB results go through the socket, small ones through shared memory.
+        let sizes = [10u32, 1_500_000, 3, 2_000_000, 0, 7];
+        let got = pool
+            .map(|n: u32| vec![(n % 251) as u8; n as usize], sizes)
+            .unwrap();
+        for (n, v) in sizes.iter().zip(&got) {
+            assert_eq!(v.len(), *n as usize);
+            assert!(v.iter().all(|&b| b == (n % 251) as u8));
+        }
+        // Many calls in a row reuse the same slots.
+        for round in 0..50u64 {
+            let got = pool.map(|x: u64| x * x, 0..200u64).unwrap();
+            assert_eq!(got[199], 199 * 199, "round {round}");
+        }
+    });
+}
