@@ -211,3 +211,25 @@ fn results_bigger_than_a_slot_and_many_small_ones_arrive_intact() {
         }
     });
 }
+
+#[test]
+fn cpu_times_count_the_workers_that_are_still_alive() {
+    in_child(60, || {
+        // Each item burns ~100 ms of CPU in a worker that outlives the measurement.
+        fn spin(_: u64) -> u64 {
+            let start = std::time::Instant::now();
+            let mut x = 0u64;
+            while start.elapsed() < Duration::from_millis(100) {
+                x = x.wrapping_add(std::hint::black_box(1));
+            }
+            x
+        }
+        let pool = Pool::processes(2).unwrap();
+        let before = paralelo::timing::CpuTimes::now();
+        pool.map(spin, 0..4u64).unwrap();
+        let used = paralelo::timing::CpuTimes::now().since(&before);
+        assert!(!pool.map_worker_pids().is_empty(), "the workers are alive");
+        // About 400 ms; the bound only says "counted at all", whatever the machine's load.
+        assert!(used.children() > Duration::ZERO, "{used:?}");
+    });
+}

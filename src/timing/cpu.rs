@@ -1,11 +1,13 @@
-//! CPU time of this process and of its reaped children, from `getrusage`.
+//! CPU time of this process and of its children: `getrusage` for those reaped, `/proc`
+//! for those still alive (a pool's persistent workers live as long as the pool).
 
 use std::time::Duration;
 
 use nix::sys::resource::{UsageWho, getrusage};
 use nix::sys::time::TimeVal;
 
-/// CPU time used so far: by this process (all its threads) and by its reaped children.
+/// CPU time used so far: by this process (all its threads) and by its children, reaped
+/// or not.
 ///
 /// Take two readings and subtract them with [`CpuTimes::since`] to measure a piece of work.
 ///
@@ -27,9 +29,11 @@ pub struct CpuTimes {
     pub user: Duration,
     /// Time the kernel spent on this process's behalf.
     pub system: Duration,
-    /// User time of child processes that have ended and been waited for.
+    /// User time of child processes: those that ended and were waited for, and those
+    /// still alive (a process pool's persistent workers), with what their own reaped
+    /// children used.
     pub children_user: Duration,
-    /// System time of child processes that have ended and been waited for.
+    /// System time of child processes, counted as [`children_user`](Self::children_user).
     pub children_system: Duration,
 }
 
@@ -47,12 +51,17 @@ impl CpuTimes {
     /// ```
     pub fn now() -> Self {
         let own = getrusage(UsageWho::RUSAGE_SELF).ok();
+        // Reaped children first, then the living: one reaped in between is missed by this
+        // reading, never counted twice.
         let children = getrusage(UsageWho::RUSAGE_CHILDREN).ok();
+        let (live_user, live_system) = live_children();
         CpuTimes {
             user: own.map_or(Duration::ZERO, |u| to_duration(u.user_time())),
             system: own.map_or(Duration::ZERO, |u| to_duration(u.system_time())),
-            children_user: children.map_or(Duration::ZERO, |u| to_duration(u.user_time())),
-            children_system: children.map_or(Duration::ZERO, |u| to_duration(u.system_time())),
+            children_user: children.map_or(Duration::ZERO, |u| to_duration(u.user_time()))
+                + live_user,
+            children_system: children.map_or(Duration::ZERO, |u| to_duration(u.system_time()))
+                + live_system,
         }
     }
 
@@ -107,7 +116,7 @@ impl CpuTimes {
         self.children_user + self.children_system
     }
 
-    /// Everything: this process and its reaped children.
+    /// Everything: this process and its children.
     ///
     /// # Examples
     ///
@@ -120,6 +129,52 @@ impl CpuTimes {
     /// ```
     pub fn total(&self) -> Duration {
         self.own() + self.children()
+    }
+}
+
+/// User and system time of this process's children not yet waited for (running, or
+/// ended and not reaped), which `RUSAGE_CHILDREN` does not count yet: from each thread's
+/// `/proc/self/task/*/children` list and each child's `/proc/PID/stat`. Zero where
+/// `/proc` does not tell.
+fn live_children() -> (Duration, Duration) {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return (Duration::ZERO, Duration::ZERO);
+    };
+    let per_second = match nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK) {
+        Ok(Some(t)) if t > 0 => t as u64,
+        _ => 100,
+    };
+    let ticks = |t: u64| Duration::from_nanos(t.saturating_mul(1_000_000_000) / per_second);
+    let (mut user, mut system) = (0u64, 0u64);
+    for task in tasks.flatten() {
+        let Ok(list) = std::fs::read_to_string(task.path().join("children")) else {
+            continue;
+        };
+        for pid in list.split_whitespace() {
+            if let Some((u, s)) = stat_times(pid) {
+                user += u;
+                system += s;
+            }
+        }
+    }
+    (ticks(user), ticks(system))
+}
+
+/// A process's user and system clock ticks, its reaped children's included (fields 14-17
+/// of `/proc/PID/stat`, counted after the command name, which may contain spaces).
+fn stat_times(pid: &str) -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<u64> = stat
+        .rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    match fields[..] {
+        [utime, stime, cutime, cstime] => Some((utime + cutime, stime + cstime)),
+        _ => None,
     }
 }
 

@@ -28,7 +28,7 @@ use super::{CpuTimes, format_time};
 pub struct Measurement {
     /// Elapsed real time.
     pub wall: Duration,
-    /// CPU time used meanwhile, by this process's threads and by reaped children.
+    /// CPU time used meanwhile, by this process's threads and by its children.
     pub cpu: CpuTimes,
 }
 
