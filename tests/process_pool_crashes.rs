@@ -164,3 +164,37 @@ fn a_forked_copy_of_a_pool_cannot_stop_the_parents_tasks() {
         assert_eq!(running.unwrap().get().unwrap(), 5);
     });
 }
+
+#[test]
+fn each_crash_in_a_persistent_map_worker_fails_its_map_and_the_pool_goes_on() {
+    in_child(120, || {
+        for workers in [1, 2, 5] {
+            let pool = Pool::processes(workers).unwrap();
+            for (k, how) in ALL.into_iter().enumerate() {
+                // A stateless closure over numbers (persistent workers): the crash kind
+                // rides in the item, since the closure may capture nothing.
+                let base = 100 * k as u32;
+                let err = pool
+                    .map(
+                        |i: u32| {
+                            if i % 100 == 7 {
+                                crash(ALL[(i / 100) as usize])
+                            } else {
+                                i
+                            }
+                        },
+                        base..base + 20,
+                    )
+                    .unwrap_err();
+                let (kind, text) = expected(how);
+                assert_eq!(err.kind(), kind, "{how:?} with {workers} workers: {err}");
+                assert!(err.to_string().contains(text), "{how:?}: {err}");
+                assert_eq!(
+                    pool.map(|x: u32| x + 1, 0..10u32).unwrap(),
+                    (1..11).collect::<Vec<_>>(),
+                    "after {how:?} with {workers} workers"
+                );
+            }
+        }
+    });
+}
