@@ -122,6 +122,10 @@ pub use num_bigint::{BigInt, BigUint};
 pub use log;
 
 /// Everything a notebook or a program needs: `use paralelo::prelude::*;`.
+///
+/// It also names the types that its functions return (`Pool<Processes>`, `ListProxy<T>`,
+/// …), so that a notebook can write them, and so can the kernel when it stores a cell's
+/// variables for the next cells.
 pub mod prelude {
     pub use crate::display::{
         DisplayHandle, clear_output, display, display_mime, input, input_password,
@@ -135,5 +139,8 @@ pub mod prelude {
         AsyncResult, BigInt, BigUint, Error, ErrorKind, Pool, PoolBuilder, Result, StarFn,
         Temporizador, Timer, TimingTable, cpu_count, current_process, machine_cpu_count,
         par_for_each, par_map, par_starmap, time, timeit,
+    };
+    pub use crate::{
+        DictProxy, Imap, ImapUnordered, ListProxy, ProcessImap, ProcessInfo, Processes, Threads,
     };
 }

@@ -16,6 +16,15 @@ static IN_FORKED_CHILD: AtomicBool = AtomicBool::new(false);
 /// another thread held it would stay locked forever in the child.
 static CHILD_POOL: AtomicPtr<rayon::ThreadPool> = AtomicPtr::new(ptr::null_mut());
 
+/// Which copy of this crate's code is running: a program has one. evcxr links each notebook
+/// cell's library with its own copy of every dependency, statics and thread-locals included,
+/// so a value built by one cell's copy (a thread `Pool`) can be used by code of another
+/// copy, whose rayon does not know that pool's threads as workers.
+pub(crate) fn code_copy() -> usize {
+    static MARK: u8 = 0;
+    ptr::addr_of!(MARK) as usize
+}
+
 /// Runs `op` on the rayon pool that may be used by this thread of this process.
 pub(crate) fn install<R: Send>(op: impl FnOnce() -> R + Send) -> R {
     if rayon::current_thread_index().is_some() || !IN_FORKED_CHILD.load(Ordering::Acquire) {

@@ -99,7 +99,7 @@ const WINDOW_ITEMS: usize = 1 << 20;
 /// `n / (SMALLEST_SHARE × workers)`, at most `largest` (and [`MAX_AUTO_CHUNK`]). Big chunks
 /// first cost few round trips; small ones last keep a child from running a long chunk
 /// alone while the other idles ("guided" scheduling).
-fn guided_chunks(n: usize, workers: usize, largest: usize) -> Vec<usize> {
+pub(super) fn guided_chunks(n: usize, workers: usize, largest: usize) -> Vec<usize> {
     let workers = workers.max(1);
     let largest = largest.clamp(1, MAX_AUTO_CHUNK);
     let smallest = n.div_ceil(SMALLEST_SHARE * workers).clamp(1, largest);

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -16,8 +17,10 @@ use super::Pool;
 use super::async_result::{AsyncResult, Slot};
 use super::builder::PoolBuilder;
 use super::imap::{Imap, ImapUnordered};
+use super::process_engine::guided_chunks;
 use crate::interrupt::{self, Checked};
 use crate::par::catch_panic;
+use crate::runtime;
 use crate::{Error, ErrorKind, Result, StarFn};
 
 /// How long `apply` spins for its value before sleeping: long enough for a short task on an
@@ -46,6 +49,11 @@ pub struct Threads {
     workers: usize,
     chunksize: Option<usize>,
     owner_pid: u32,
+    /// The workers' thread ids: rayon's own answer reads a thread-local, which code of
+    /// another copy of this crate (a later notebook cell) does not share.
+    worker_ids: Arc<Mutex<Vec<ThreadId>>>,
+    /// [`runtime::code_copy`] of the code that built the pool.
+    code_copy: usize,
 }
 
 /// What the pool has promised: its phase, the tasks not yet started, the work in flight.
@@ -153,10 +161,15 @@ impl Threads {
         let init_report = Arc::new((Mutex::new(InitReport::default()), Condvar::new()));
         let report = init_report.clone();
         let initializer = options.initializer.clone();
+        let worker_ids = Arc::new(Mutex::new(Vec::with_capacity(workers)));
+        let ids = worker_ids.clone();
         let rayon = rayon::ThreadPoolBuilder::new()
             .num_threads(workers)
             .thread_name(|i| format!("paralelo-worker-{}", i + 1))
             .start_handler(move |_| {
+                ids.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(std::thread::current().id());
                 let outcome = match &initializer {
                     Some(init) => catch_unwind(AssertUnwindSafe(|| init())).err(),
                     None => None,
@@ -203,6 +216,8 @@ impl Threads {
             workers,
             chunksize,
             owner_pid: std::process::id(),
+            worker_ids,
+            code_copy: runtime::code_copy(),
         })
     }
 
@@ -267,7 +282,62 @@ impl Threads {
     }
 
     fn on_own_worker(&self) -> bool {
-        self.rayon.current_thread_index().is_some()
+        let me = std::thread::current().id();
+        self.worker_ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&me)
+    }
+
+    /// `map` called from another copy of this crate's code than the pool's (see
+    /// [`runtime::code_copy`]: a pool made in an earlier notebook cell). rayon's `install`
+    /// would run the work on a worker that this copy's rayon does not know as one (it
+    /// asserts), so the items go out in chunks spawned into a scope on the pool, which needs
+    /// no thread-local: each worker takes the next chunk as it comes free. On one of the
+    /// pool's own workers the scope's wait would block it, so the items run right there.
+    fn map_from_another_copy<T, F, R>(&self, f: &F, items: Vec<T>, epoch: u64) -> Result<Vec<R>>
+    where
+        T: Send,
+        F: Fn(T) -> R + Sync,
+        R: Send,
+    {
+        let run = |chunk: Vec<T>| {
+            catch_panic(|| {
+                let one = |x| {
+                    interrupt::check(epoch);
+                    f(x)
+                };
+                chunk.into_iter().map(one).collect::<Vec<R>>()
+            })
+        };
+        if self.on_own_worker() {
+            return run(items);
+        }
+        let sizes = match self.chunksize {
+            Some(c) => vec![c; items.len().div_ceil(c)],
+            None => guided_chunks(items.len(), self.workers, usize::MAX),
+        };
+        let mut rest = items.into_iter();
+        let chunks: Vec<Vec<T>> = sizes
+            .iter()
+            .map(|&size| rest.by_ref().take(size).collect())
+            .collect();
+        let outcomes: Vec<Mutex<Option<Result<Vec<R>>>>> =
+            chunks.iter().map(|_| Mutex::new(None)).collect();
+        self.rayon.in_place_scope(|scope| {
+            for (chunk, outcome) in chunks.into_iter().zip(&outcomes) {
+                let run = &run;
+                scope.spawn(move |_| {
+                    *outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(run(chunk));
+                });
+            }
+        });
+        let mut results = Vec::new();
+        for outcome in outcomes {
+            let outcome = outcome.into_inner().unwrap_or_else(PoisonError::into_inner);
+            results.extend(outcome.expect("the scope waits for its tasks")?);
+        }
+        Ok(results)
     }
 }
 
@@ -402,6 +472,10 @@ impl Pool<Threads> {
         let iter = items.into_par_iter();
         let chunksize = self.backend.chunksize;
         let epoch = interrupt::epoch();
+        if self.backend.code_copy != runtime::code_copy() {
+            let items = catch_panic(|| iter.collect())?;
+            return self.backend.map_from_another_copy(&f, items, epoch);
+        }
         catch_panic(|| {
             self.backend
                 .rayon
@@ -463,6 +537,10 @@ impl Pool<Threads> {
     {
         let _busy = self.backend.busy()?;
         let epoch = interrupt::epoch();
+        if self.backend.on_own_worker() && self.backend.code_copy != runtime::code_copy() {
+            // As in `map_from_another_copy`: the scope's wait would block this worker.
+            return catch_panic(f);
+        }
         // `Mutex`, not `OnceLock`: `R` need only be `Send`.
         let outcome = Mutex::new(None);
         let done = AtomicBool::new(false);
