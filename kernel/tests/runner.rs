@@ -27,9 +27,14 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn run(args: &[&Path], flags: &[&str]) -> (Output, String, String) {
+    run_with_env(args, flags, &[])
+}
+
+fn run_with_env(args: &[&Path], flags: &[&str], env: &[(&str, &str)]) -> (Output, String, String) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let home = TempDir::new("runner");
     let mut child = kernel_command(&home.0)
+        .envs(env.iter().copied())
         .arg("run")
         .args(args)
         .args(flags)
@@ -83,6 +88,41 @@ fn stored_outputs_match_and_timing_cells_are_ignored() {
     assert!(stdout.contains("42"), "{stdout}");
     assert!(stdout.contains("Wall time:"), "{stdout}");
     assert!(stdout.contains("notebooks: 1 passed, 0 failed"), "{stdout}");
+}
+
+/// Every cell is a library of its own, linked with its own copy of `paralelo` and rayon
+/// (statics and thread-locals included): a thread `Pool` made in one cell must still map,
+/// apply, nest and `map_async` in later ones, and variables keep their types.
+#[test]
+fn values_made_in_one_cell_work_in_later_cells() {
+    let notebook = fixture("across_cells.ipynb");
+    let (output, stdout, stderr) = run(&[&notebook], &["--check"]);
+    assert!(
+        output.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    // Again, now with a warm build cache: the first cell that binds variables runs while
+    // rust-analyzer is still priming (seconds of CPU at the lowest priority), so rustc
+    // names the types (vendor/evcxr/PATCHES.md, change 4).
+    let (output, stdout, stderr) = run_with_env(
+        &[&notebook],
+        &["--check"],
+        &[("PARALELO_KERNEL_TRACE", "1")],
+    );
+    assert!(
+        output.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    // The first "total" line is the preload cell's, the second the first cell's.
+    let first_cell = stderr
+        .lines()
+        .filter(|l| l.starts_with("trace: ") && l.contains(" total: "))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        first_cell.contains("Types from rustc") && !first_cell.contains("rust-analyzer"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -731,7 +731,13 @@ impl EvalContext {
     ) -> Result<EvalOutputs, Error> {
         self.write_cargo_toml(state)?;
         let analysis_code = state.analysis_code(user_code.clone());
-        if let Err(errors) = self.fix_variable_types(state, analysis_code) {
+        // paralelo: variables whose types rustc gave (see `variable_types_from_rustc`); empty
+        // when rust-analyzer gave them.
+        let mut types_from_rustc =
+            self.variable_types_from_rustc(state, &user_code, &analysis_code, phases);
+        if types_from_rustc.is_empty()
+            && let Err(errors) = self.fix_variable_types(state, analysis_code.clone())
+        {
             let mut check_res = self.check(user_code.clone(), state.clone(), code_info)?;
             if !check_res.is_empty() {
                 // Do one round of trying to fix errors, otherwise code like the following can end
@@ -773,22 +779,52 @@ impl EvalContext {
                 }
 
                 Err(Error::CompilationErrors(errors)) => {
+                    // paralelo: an error at the `put_variable::<T>` of a variable that rustc
+                    // typed, other than the moved or missing variable evcxr handles, is the
+                    // name's fault (a trimmed path such as `Processes` that is not in scope
+                    // here: rustc 1.95 calls that E0425 too, which evcxr would take for a
+                    // moved variable and drop it). Ask rust-analyzer, as without the shortcut.
+                    if errors
+                        .iter()
+                        .any(|error| rustc_name_failed(error, &types_from_rustc))
+                    {
+                        self.use_rust_analyzer_types(state, &analysis_code, phases)?;
+                        types_from_rustc.clear();
+                        continue;
+                    }
                     // If we failed to compile, attempt to deal with the first
                     // round of compilation errors by adjusting variable types,
                     // whether they've been moved into the catch_unwind block
                     // etc.
+                    let mut fix_result = Ok(());
                     if remaining_retries > 0 {
                         let mut fixed = HashSet::new();
                         for error in &errors {
-                            self.attempt_to_fix_error(error, &mut user_code, state, &mut fixed)?;
+                            // paralelo: a failed fix is reported below, after the retry with
+                            // rust-analyzer's types (it was returned here at once).
+                            fix_result =
+                                self.attempt_to_fix_error(error, &mut user_code, state, &mut fixed);
+                            if fix_result.is_err() {
+                                break;
+                            }
                         }
-                        if !fixed.is_empty() {
+                        if fix_result.is_ok() && !fixed.is_empty() {
                             remaining_retries -= 1;
                             let fixed_sorted: Vec<_> = fixed.into_iter().collect();
                             phases.phase_complete(&fixed_sorted.join("|"));
                             continue;
                         }
                     }
+                    // paralelo: an error that evcxr cannot fix, with types named by rustc (see
+                    // `variable_types_from_rustc`): the names may be at fault (a trimmed path
+                    // such as `Instant` that is not in scope here, a private type), so the cell
+                    // gets rust-analyzer's types, as without the shortcut, and compiles again.
+                    if !types_from_rustc.is_empty() {
+                        self.use_rust_analyzer_types(state, &analysis_code, phases)?;
+                        types_from_rustc.clear();
+                        continue;
+                    }
+                    fix_result?;
                     if !user_code.is_empty() {
                         // We have user code and it appears to have an error, recompile without
                         // catch_unwind to try and get a better error message. e.g. we don't want the
@@ -846,6 +882,106 @@ impl EvalContext {
     pub(crate) fn write_cargo_toml(&self, state: &ContextState) -> Result<()> {
         self.module.write_cargo_toml(state)?;
         self.module.write_config_toml(state)?;
+        Ok(())
+    }
+
+    // paralelo: until rust-analyzer's caches are primed for the crate graph (seconds of CPU
+    // after a `:dep`, on a warm kernel start as on a cold one), its first type inference waits
+    // for them: most of the time to a first cell's result. rustc reads the same facts from the
+    // dependencies' metadata in a fraction of a second. So, while not primed, the cell is
+    // compiled once with `()` as the type of each new variable without an explicit type; the
+    // E0308 at each variable's `put_variable::<()>` names the type it has ("expected `()`,
+    // found `T`"), as evcxr did before it used rust-analyzer. Type checking fails, so there
+    // is no code generation. Any variable left without a usable name (a closure, an inference
+    // variable, a truncated type) sends the whole cell to rust-analyzer, as does any other
+    // surprise; a name that does not compile later (see `rustc_type_failed`) does too. A wrong
+    // name cannot compile: `put_variable::<T>(v)` needs `v: T`. Returns the variables typed
+    // this way; empty means "use rust-analyzer".
+    fn variable_types_from_rustc(
+        &mut self,
+        state: &mut ContextState,
+        user_code: &CodeBlock,
+        analysis_code: &CodeBlock,
+        phases: &mut PhaseDetailsBuilder,
+    ) -> HashSet<String> {
+        let mut typed = HashSet::new();
+        if self.analyzer.caches_primed()
+            || self
+                .analyzer
+                .set_source(analysis_code.code_string())
+                .is_err()
+        {
+            return typed;
+        }
+        let declared: Vec<_> = self
+            .analyzer
+            .top_level_variable_names("evcxr_analysis_wrapper")
+            .into_iter()
+            .filter(|v| v.name != "evcxr_variable_store")
+            .collect();
+        if declared.is_empty() {
+            return typed;
+        }
+        let mut probe = state.clone();
+        let mut unknown = HashSet::new();
+        for variable in &declared {
+            let type_name = variable.explicit_type.clone().unwrap_or_else(|| {
+                unknown.insert(variable.name.clone());
+                "()".to_owned()
+            });
+            set_variable_type(&mut probe, &variable.name, variable.is_mutable, type_name);
+        }
+        let mut found = HashMap::new();
+        if !unknown.is_empty() {
+            let code = probe.code_to_compile(user_code.clone(), probe.compilation_mode());
+            match self.module.compile(&code, &probe.config) {
+                // Every such variable really is `()`.
+                Ok(_) => found.extend(unknown.iter().map(|n| (n.clone(), "()".to_owned()))),
+                Err(Error::CompilationErrors(errors)) => {
+                    let mut only_probes = true;
+                    for error in &errors {
+                        match found_type(error, &unknown) {
+                            Some((name, type_name)) => drop(found.insert(name, type_name)),
+                            None => only_probes &= error.level() != "error",
+                        }
+                    }
+                    // A variable without an E0308 is `()`, unless some other error may have
+                    // hidden its type (an unresolved name gives an error type, which matches
+                    // anything).
+                    if only_probes {
+                        for name in &unknown {
+                            found.entry(name.clone()).or_insert_with(|| "()".to_owned());
+                        }
+                    }
+                }
+                Err(_) => return typed,
+            }
+            if found.len() != unknown.len() {
+                return typed;
+            }
+        }
+        for variable in declared {
+            let type_name = match found.remove(&variable.name) {
+                Some(type_name) => type_name,
+                None => variable.explicit_type.unwrap_or_default(),
+            };
+            let type_name = replace_reserved_words_in_type(&type_name);
+            set_variable_type(state, &variable.name, variable.is_mutable, type_name);
+            typed.insert(variable.name);
+        }
+        phases.phase_complete("Types from rustc");
+        typed
+    }
+
+    // paralelo: replaces the types that rustc named with rust-analyzer's.
+    fn use_rust_analyzer_types(
+        &mut self,
+        state: &mut ContextState,
+        analysis_code: &CodeBlock,
+        phases: &mut PhaseDetailsBuilder,
+    ) -> Result<(), Error> {
+        self.fix_variable_types(state, analysis_code.clone())?;
+        phases.phase_complete("Types from rust-analyzer");
         Ok(())
     }
 
@@ -2138,6 +2274,70 @@ fn get_host_target(rustc_path: &Path) -> Result<String, Error> {
         stdout,
         stderr
     );
+}
+
+// paralelo: records a variable's type as `fix_variable_types` does (an existing variable keeps
+// its mutability and move state).
+fn set_variable_type(state: &mut ContextState, name: &str, is_mut: bool, type_name: String) {
+    state
+        .variable_states
+        .entry(name.to_owned())
+        .or_insert_with(|| VariableState {
+            type_name: String::new(),
+            is_mut,
+            move_state: VariableMoveState::New,
+            definition_span: None,
+        })
+        .type_name = type_name;
+}
+
+// paralelo: the type rustc reports for one of `probed` in "expected `()`, found `T`" at its
+// `put_variable::<()>`, if it can be written in code. An unsuffixed literal has no type yet
+// ("found integer", or `{integer}` inside a type): rustc's default, i32 or f64, is what it
+// gets unless later code says otherwise, which then fails to compile and goes to
+// rust-analyzer.
+fn found_type(error: &CompilationError, probed: &HashSet<String>) -> Option<(String, String)> {
+    if error.code() != Some("E0308") {
+        return None;
+    }
+    let name = error.code_origins.iter().find_map(|origin| match origin {
+        CodeKind::PackVariable { variable_name } if probed.contains(variable_name) => {
+            Some(variable_name.clone())
+        }
+        _ => None,
+    })?;
+    let labels = error.json["spans"].as_array()?;
+    let found = labels.iter().find_map(|span| {
+        let label = span["label"].as_str()?;
+        let found = label.strip_prefix("expected `()`, found ")?;
+        match found {
+            "integer" => Some("i32".to_owned()),
+            "floating-point number" => Some("f64".to_owned()),
+            _ => Some(
+                found
+                    .strip_prefix('`')?
+                    .strip_suffix('`')?
+                    .replace("{integer}", "i32")
+                    .replace("{float}", "f64"),
+            ),
+        }
+    })?;
+    let writable = crate::rust_analyzer::is_type_valid(&found)
+        && !found.contains("impl ")
+        && !found.contains('{')
+        && !found.contains('…');
+    writable.then_some((name, found))
+}
+
+// paralelo: see the first check in `run_statements`' compilation error arm.
+fn rustc_name_failed(error: &CompilationError, typed_by_rustc: &HashSet<String>) -> bool {
+    let at_typed_variable = error.code_origins.iter().any(|origin| {
+        matches!(origin, CodeKind::PackVariable { variable_name }
+            if typed_by_rustc.contains(variable_name))
+    });
+    let moved_or_missing = error.code() == Some("E0382")
+        || (error.code() == Some("E0425") && error.message().starts_with("cannot find value"));
+    at_typed_variable && !moved_or_missing
 }
 
 fn replace_reserved_words_in_type(ty: &str) -> String {

@@ -69,6 +69,14 @@ pub enum TypeName {
     Unknown,
 }
 
+// paralelo: a top-level variable as written (see `top_level_variable_names`).
+#[derive(Debug)]
+pub(crate) struct DeclaredVariable {
+    pub(crate) name: String,
+    pub(crate) is_mutable: bool,
+    pub(crate) explicit_type: Option<String>,
+}
+
 #[derive(Debug)]
 pub(crate) struct VariableInfo {
     /// The variable's type as Rust code, or None if we couldn't determine it.
@@ -220,6 +228,71 @@ impl RustAnalyzer {
         result
     }
 
+    // paralelo: whether the background priming finished for the current crate graph. Until
+    // then the first type inference waits for it (seconds), so `EvalContext` asks rustc.
+    pub(crate) fn caches_primed(&self) -> bool {
+        self.caches_primed.load(Ordering::Acquire)
+    }
+
+    // paralelo: the variables `top_level_variables` reports, from the syntax alone (names,
+    // mutability and a valid explicit type): no crate's def map is needed, so it answers at
+    // once, primed or not. Patterns are walked as `top_level_variables` walks them.
+    pub(crate) fn top_level_variable_names(&self, function_name: &str) -> Vec<DeclaredVariable> {
+        use ra_ap_syntax::ast::HasModuleItem;
+        use ra_ap_syntax::ast::HasName;
+        let db = self.analysis_host.raw_database();
+        let sema = ra_ide::Semantics::new(db);
+        let source_file = sema.parse(ra_ap_base_db::EditionedFileId::new(
+            db,
+            self.source_file_id,
+            EDITION,
+        ));
+        let mut result: Vec<DeclaredVariable> = Vec::new();
+        let mut add = |pat: &ast::Pat, explicit_type: Option<ast::Type>| {
+            let ast::Pat::IdentPat(ident_pat) = pat else {
+                return false;
+            };
+            let Some(name) = ident_pat.name() else {
+                return false;
+            };
+            let explicit_type = explicit_type
+                .map(|ty| ty.syntax().text().to_string())
+                .filter(|ty| is_type_valid(ty));
+            let name = name.text().to_string();
+            result.retain(|v| v.name != name);
+            result.push(DeclaredVariable {
+                name,
+                is_mutable: ident_pat.mut_token().is_some(),
+                explicit_type,
+            });
+            true
+        };
+        for item in source_file.items() {
+            let ast::Item::Fn(function) = item else {
+                continue;
+            };
+            if function.name().is_none_or(|n| n.text() != function_name) {
+                continue;
+            }
+            let Some(body) = function.body() else {
+                continue;
+            };
+            for statement in body.statements() {
+                if let ast::Stmt::LetStmt(let_stmt) = statement
+                    && let Some(pat) = let_stmt.pat()
+                    && !add(&pat, let_stmt.ty())
+                {
+                    for d in pat.syntax().descendants() {
+                        if let Some(sub_pat) = ast::Pat::cast(d) {
+                            add(&sub_pat, None);
+                        }
+                    }
+                }
+            }
+        }
+        result
+    }
+
     // paralelo: the first type inference after a crate graph change (what `top_level_variables`
     // does for every cell with a `let`) builds the def maps and trait impls of every crate in
     // the graph (std, and every dependency): seconds of work on the evaluating thread. This
@@ -256,6 +329,7 @@ impl RustAnalyzer {
             let spawned = std::thread::Builder::new()
                 .name(format!("evcxr-prime-caches-{i}"))
                 .spawn(move || {
+                    lower_thread_priority();
                     loop {
                         let index = next.fetch_add(1, Ordering::Relaxed);
                         let Some(&krate) = crates.get(index) else {
@@ -634,6 +708,19 @@ pub(crate) fn is_type_valid(type_name: &str) -> bool {
         }
     }
     true
+}
+
+// paralelo: priming is work ahead of need. At the lowest priority it takes only idle CPU, so a
+// cell compiling (rustc) or running (the user's code, often a timed parallel computation)
+// meanwhile gets the cores as if it were not there. Linux applies `setpriority` to a
+// single thread when given its thread id; elsewhere the thread keeps the default priority.
+fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on the calling thread, with no pointers involved.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19);
+    }
 }
 
 #[cfg(test)]
