@@ -894,7 +894,7 @@ impl EvalContext {
     // found `T`"), as evcxr did before it used rust-analyzer. Type checking fails, so there
     // is no code generation. Any variable left without a usable name (a closure, an inference
     // variable, a truncated type) sends the whole cell to rust-analyzer, as does any other
-    // surprise; a name that does not compile later (see `rustc_type_failed`) does too. A wrong
+    // surprise; a name that does not compile later (see `rustc_name_failed`) does too. A wrong
     // name cannot compile: `put_variable::<T>(v)` needs `v: T`. Returns the variables typed
     // this way; empty means "use rust-analyzer".
     fn variable_types_from_rustc(
