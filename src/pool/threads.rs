@@ -967,3 +967,66 @@ impl std::fmt::Debug for Threads {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+
+    use crate::interrupt;
+    use crate::prelude::*;
+
+    // `map_from_another_copy` runs when a pool from an earlier notebook cell maps (kernel
+    // test `values_made_in_one_cell_work_in_later_cells`); here it is called directly.
+    #[test]
+    fn map_from_another_copy_keeps_order_uses_the_workers_and_reports_panics() {
+        let epoch = interrupt::epoch();
+        let items: Vec<u64> = (0..1000).collect();
+        let doubled: Vec<u64> = items.iter().map(|x| x * 2).collect();
+        let pool = Pool::new(2).unwrap();
+        let threads = Mutex::new(HashSet::new());
+        let double = |x: u64| {
+            threads.lock().unwrap().insert(std::thread::current().id());
+            x * 2
+        };
+        let got = pool
+            .backend
+            .map_from_another_copy(&double, items.clone(), epoch);
+        assert_eq!(got.unwrap(), doubled);
+        let workers: HashSet<_> = pool
+            .backend
+            .worker_ids
+            .lock()
+            .unwrap()
+            .iter()
+            .copied()
+            .collect();
+        assert!(threads.into_inner().unwrap().is_subset(&workers));
+
+        let exact = PoolBuilder::new().workers(2).chunksize(7).build().unwrap();
+        let got = exact
+            .backend
+            .map_from_another_copy(&|x: u64| x * 2, items.clone(), epoch);
+        assert_eq!(got.unwrap(), doubled);
+
+        let boom = |x: u64| if x == 500 { panic!("quinientos") } else { x };
+        let err = pool
+            .backend
+            .map_from_another_copy(&boom, items, epoch)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TaskPanicked);
+        assert!(err.to_string().contains("quinientos"), "{err}");
+        // The pool stays usable.
+        assert_eq!(pool.map(|x: u8| x + 1, vec![1, 2]).unwrap(), [2, 3]);
+
+        // From the only worker of a pool: runs there.
+        let one = Pool::new(1).unwrap();
+        let inner = one.apply(|| {
+            one.backend
+                .map_from_another_copy(&|x: i32| x + 1, vec![1, 2, 3], epoch)
+        });
+        assert_eq!(inner.unwrap().unwrap(), [2, 3, 4]);
+        assert!(one.apply(|| one.backend.on_own_worker()).unwrap());
+        assert!(!one.backend.on_own_worker());
+    }
+}
