@@ -92,7 +92,8 @@ fn stored_outputs_match_and_timing_cells_are_ignored() {
 
 /// Every cell is a library of its own, linked with its own copy of `paralelo` and rayon
 /// (statics and thread-locals included): a thread `Pool` made in one cell must still map,
-/// apply, nest and `map_async` in later ones, and variables keep their types.
+/// apply, nest and `map_async` in later ones; a process pool, a `Process` with a `Queue`
+/// and a `Value`, and a `Manager` list too; and variables keep their types.
 #[test]
 fn values_made_in_one_cell_work_in_later_cells() {
     let notebook = fixture("across_cells.ipynb");
