@@ -50,8 +50,9 @@ pub struct Threads {
     chunksize: Option<usize>,
     owner_pid: u32,
     /// The workers' thread ids: rayon's own answer reads a thread-local, which code of
-    /// another copy of this crate (a later notebook cell) does not share.
-    worker_ids: Arc<Mutex<Vec<ThreadId>>>,
+    /// another copy of this crate (a later notebook cell) does not share. Fixed once every
+    /// worker has started (rayon never replaces one), so it needs no lock.
+    worker_ids: Vec<ThreadId>,
     /// [`runtime::code_copy`] of the code that built the pool.
     code_copy: usize,
 }
@@ -161,8 +162,8 @@ impl Threads {
         let init_report = Arc::new((Mutex::new(InitReport::default()), Condvar::new()));
         let report = init_report.clone();
         let initializer = options.initializer.clone();
-        let worker_ids = Arc::new(Mutex::new(Vec::with_capacity(workers)));
-        let ids = worker_ids.clone();
+        let started_ids = Arc::new(Mutex::new(Vec::with_capacity(workers)));
+        let ids = started_ids.clone();
         let rayon = rayon::ThreadPoolBuilder::new()
             .num_threads(workers)
             .thread_name(|i| format!("paralelo-worker-{}", i + 1))
@@ -216,7 +217,9 @@ impl Threads {
             workers,
             chunksize,
             owner_pid: std::process::id(),
-            worker_ids,
+            worker_ids: std::mem::take(
+                &mut started_ids.lock().unwrap_or_else(PoisonError::into_inner),
+            ),
             code_copy: runtime::code_copy(),
         })
     }
@@ -282,11 +285,7 @@ impl Threads {
     }
 
     fn on_own_worker(&self) -> bool {
-        let me = std::thread::current().id();
-        self.worker_ids
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(&me)
+        self.worker_ids.contains(&std::thread::current().id())
     }
 
     /// `map` called from another copy of this crate's code than the pool's (see
@@ -993,14 +992,7 @@ mod tests {
             .backend
             .map_from_another_copy(&double, items.clone(), epoch);
         assert_eq!(got.unwrap(), doubled);
-        let workers: HashSet<_> = pool
-            .backend
-            .worker_ids
-            .lock()
-            .unwrap()
-            .iter()
-            .copied()
-            .collect();
+        let workers: HashSet<_> = pool.backend.worker_ids.iter().copied().collect();
         assert!(threads.into_inner().unwrap().is_subset(&workers));
 
         let exact = PoolBuilder::new().workers(2).chunksize(7).build().unwrap();
