@@ -6,6 +6,7 @@
 //! `let` bindings back out, so the cell's variables survive as in IPython; items (`fn`,
 //! `struct`, `use`) are moved out of the closure so they stay visible to later cells.
 
+use paralelo::timing::format_seconds;
 use quote::ToTokens;
 
 use super::Call;
@@ -269,60 +270,6 @@ fn collect_bindings(pat: &syn::Pat, out: &mut Vec<(String, bool)>) {
         syn::Pat::Reference(p) => collect_bindings(&p.pat, out),
         syn::Pat::Paren(p) => collect_bindings(&p.pat, out),
         _ => {}
-    }
-}
-
-/// IPython's `_format_time`: three significant digits and the unit IPython picks.
-pub(crate) fn format_seconds(seconds: f64, precision: usize) -> String {
-    if seconds >= 60.0 {
-        let total = seconds.round() as u64;
-        let (d, h, m, s) = (
-            total / 86_400,
-            total / 3600 % 24,
-            total / 60 % 60,
-            total % 60,
-        );
-        let parts: Vec<String> = [(d, "d"), (h, "h"), (m, "min"), (s, "s")]
-            .iter()
-            .filter(|(v, _)| *v > 0)
-            .map(|(v, u)| format!("{v}{u}"))
-            .collect();
-        return parts.join(" ");
-    }
-    const UNITS: [&str; 4] = ["s", "ms", "µs", "ns"];
-    let order = if seconds > 0.0 {
-        (-(seconds.log10().floor() as i64).div_euclid(3)).clamp(0, 3) as usize
-    } else {
-        3
-    };
-    let scaled = seconds * 1000f64.powi(order as i32);
-    format!("{} {}", format_g(scaled, precision), UNITS[order])
-}
-
-/// C's `%.{precision}g`.
-fn format_g(value: f64, precision: usize) -> String {
-    if value == 0.0 {
-        return "0".into();
-    }
-    let precision = precision.max(1);
-    let exponent = value.abs().log10().floor() as i32;
-    if exponent < -4 || exponent >= precision as i32 {
-        let text = format!("{:.*e}", precision - 1, value);
-        let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
-        let mantissa = strip_zeros(mantissa);
-        let exp: i32 = exp.parse().unwrap_or(0);
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exp.abs());
-    }
-    let decimals = (precision as i32 - 1 - exponent).max(0) as usize;
-    strip_zeros(&format!("{value:.decimals$}"))
-}
-
-fn strip_zeros(text: &str) -> String {
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        text.to_owned()
     }
 }
 
