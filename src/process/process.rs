@@ -196,23 +196,21 @@ impl Process {
     /// child is then stopped (`SIGTERM`, `SIGKILL` after 1 s), as Ctrl-C stops Python's.
     pub fn join(&self) -> Result<()> {
         let epoch = crate::interrupt::epoch();
-        self.with_child(|child| {
-            loop {
-                if child.wait_timeout(Duration::from_millis(50))?.is_some() {
-                    return Ok(());
-                }
-                if crate::interrupt::happened_since(epoch) {
-                    // The stop button: children ignore SIGINT (they inherit the handler,
-                    // not its thread), so the parent stops the one it waits for.
-                    sys::kill(child.pid(), libc::SIGTERM)?;
-                    if child.wait_timeout(Duration::from_secs(1))?.is_none() {
-                        sys::kill(child.pid(), libc::SIGKILL)?;
-                        child.wait_timeout(Duration::from_secs(5))?;
-                    }
-                    return Err(crate::interrupt::error());
-                }
+        loop {
+            if self.wait_unlocked(Duration::from_millis(50))? {
+                return Ok(());
             }
-        })
+            if crate::interrupt::happened_since(epoch) {
+                // The stop button: children ignore SIGINT (they inherit the handler,
+                // not its thread), so the parent stops the one it waits for.
+                self.signal(libc::SIGTERM)?;
+                if !self.wait_unlocked(Duration::from_secs(1))? {
+                    self.signal(libc::SIGKILL)?;
+                    self.wait_unlocked(Duration::from_secs(5))?;
+                }
+                return Err(crate::interrupt::error());
+            }
+        }
     }
 
     /// Waits at most `timeout` for the child to end. True when it has ended.
@@ -235,7 +233,36 @@ impl Process {
     ///
     /// As [`join`](Self::join).
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool> {
-        self.with_child(|child| Ok(child.wait_timeout(timeout)?.is_some()))
+        self.wait_unlocked(timeout)
+    }
+
+    /// Waits at most `timeout` for the child to end, holding the state lock only to reap
+    /// (`waitpid(WNOHANG)`), never while waiting: another thread may `kill`, `terminate`,
+    /// ask `is_alive` or `join` meanwhile (a watchdog). True once the child is reaped.
+    fn wait_unlocked(&self, timeout: Duration) -> Result<bool> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut nap = Duration::from_micros(50);
+        loop {
+            let event = self.with_child(|child| match child.try_wait()? {
+                Some(_) => Ok(None),
+                None => Ok(Some(child.exit_event())),
+            })?;
+            let Some(event) = event else {
+                return Ok(true);
+            };
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Ok(false);
+            }
+            let left = (deadline - now).min(Duration::from_millis(50));
+            match event {
+                Some(pidfd) => sys::wait_exit_event(&pidfd, left)?,
+                None => {
+                    std::thread::sleep(nap.min(left));
+                    nap = (nap * 2).min(Duration::from_millis(5));
+                }
+            }
+        }
     }
 
     /// True while the child runs: started and not ended.

@@ -41,5 +41,5 @@ pub(crate) use plain_call::{EncodeResults, PlainCall, plain_bytes, run_posted_ch
 pub(crate) use pmutex::{RawCondvar, RawMutex, Relock};
 pub(crate) use shm::SharedRegion;
 pub(crate) use task_slot::TaskSlot;
-pub(crate) use wait::{ChildWatch, ExitStatus};
+pub(crate) use wait::{ChildWatch, ExitStatus, wait_exit_event};
 pub(crate) use zst_call::{Finish, ZstCall};
