@@ -224,6 +224,13 @@ impl Crew {
         roster
             .retired
             .retain_mut(|w| matches!(w.watch.try_wait(), Ok(None)));
+        // A worker that died while idle (an OOM killer, a stray `kill -9`) never got a
+        // task: reap it and count it out here, so that no task is charged for it.
+        let before = roster.idle.len();
+        roster
+            .idle
+            .retain_mut(|w| matches!(w.watch.try_wait(), Ok(None)));
+        roster.count -= before - roster.idle.len();
         if let Some(i) = roster.idle.iter().position(|w| w.slot.can_run(addr)) {
             let worker = roster.idle.swap_remove(i);
             roster.busy.insert(worker.pid());
