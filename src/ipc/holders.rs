@@ -57,7 +57,7 @@ fn register(region: &SharedRegion, pid: u32) {
 }
 
 /// True while `pid` runs (a zombie has ended: it only waits to be reaped).
-fn alive(pid: u32) -> bool {
+pub(crate) fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => !matches!(
             stat.rsplit(')')

@@ -3,6 +3,7 @@
 
 pub(crate) mod codec;
 mod connection;
+pub(crate) mod end_holders;
 mod frame_socket;
 pub(crate) mod holders;
 mod joinable_queue;

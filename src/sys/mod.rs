@@ -23,6 +23,7 @@ mod fork;
 mod futex;
 mod hangup;
 mod loaded;
+mod per_process;
 mod plain_call;
 mod pmutex;
 mod shm;
@@ -37,6 +38,7 @@ pub(crate) use fork::{
 };
 pub(crate) use hangup::peer_closed;
 pub(crate) use loaded::LoadedCode;
+pub(crate) use per_process::{PerProcess, current_pid, forget_pid};
 pub(crate) use plain_call::{EncodeResults, PlainCall, plain_bytes, run_posted_chunk};
 pub(crate) use pmutex::{RawCondvar, RawMutex, Relock};
 pub(crate) use shm::SharedRegion;
