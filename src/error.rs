@@ -83,6 +83,15 @@ pub struct Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// A copy with the same kind and message (the source, if any, is kept as text).
+    pub(crate) fn duplicate(&self) -> Error {
+        Error {
+            kind: self.kind,
+            message: self.to_string(),
+            source: None,
+        }
+    }
+
     /// An error of `kind` with a message.
     ///
     /// # Examples

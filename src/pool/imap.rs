@@ -108,7 +108,7 @@ impl<R: Send + 'static> Iterator for Imap<'_, R> {
             let Some(oldest) = self.in_flight.pop_front() else {
                 return self.feeder.refused.take().map(Err);
             };
-            match oldest.get() {
+            match oldest.into_value() {
                 Ok(chunk) => self.ready = chunk.into_iter(),
                 // The whole chunk never ran (its pool was terminated).
                 Err(e) => return Some(Err(e)),
@@ -191,7 +191,7 @@ impl<R: Send + 'static> Iterator for ImapUnordered<'_, R> {
                 .recv()
                 .expect("imap_unordered: sender held by self");
             let landed = self.in_flight.remove(&tag).expect("each tag lands once");
-            match landed.get() {
+            match landed.into_value() {
                 Ok(chunk) => self.ready = chunk.into_iter(),
                 Err(e) => return Some(Err(e)),
             }

@@ -1,11 +1,11 @@
 //! `Process`: run a closure in a forked child process.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::sys::{self, ChildWatch};
+use crate::sys::{self, ChildWatch, PerProcess};
 use crate::{Error, ErrorKind, Result};
 
 type Target = Box<dyn FnOnce() + Send + 'static>;
@@ -15,7 +15,10 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// Children whose `Process` was dropped while they still ran: reaped later so that they
 /// do not stay zombies (Python's `multiprocessing` does the same on each `start`).
-static ORPHANS: Mutex<Vec<ChildWatch>> = Mutex::new(Vec::new());
+/// Per process: a child forked while a thread of the parent was dropping a `Process` or
+/// starting one would otherwise find this lock held for ever (and the parent's children
+/// are not its own to reap).
+static ORPHANS: PerProcess<Mutex<Vec<ChildWatch>>> = PerProcess::new();
 
 enum State {
     Ready(Target),
@@ -51,6 +54,10 @@ enum State {
 pub struct Process {
     name: String,
     state: Mutex<State>,
+    /// The process that started the child (0 before `start`): only it can wait for it.
+    parent: AtomicU32,
+    /// The child's PID once started (0 before): read without the state lock.
+    pid: AtomicU32,
 }
 
 impl Process {
@@ -96,6 +103,8 @@ impl Process {
         Process {
             name: name.into(),
             state: Mutex::new(State::Ready(Box::new(target))),
+            parent: AtomicU32::new(0),
+            pid: AtomicU32::new(0),
         }
     }
 
@@ -149,13 +158,38 @@ impl Process {
         match sys::fork_run_detached(&self.name, task) {
             Ok(pid) => {
                 *state = State::Started(ChildWatch::new(pid));
+                self.pid.store(pid.as_raw() as u32, Ordering::Release);
+                self.parent.store(sys::current_pid(), Ordering::Release);
                 Ok(())
             }
             Err(e) => Err(e),
         }
     }
 
+    /// True in a process other than the one that started the child (a forked child that
+    /// inherited this `Process`): it cannot wait for it, and a thread of the parent may
+    /// have held the state lock at the fork.
+    fn elsewhere(&self) -> bool {
+        let parent = self.parent.load(Ordering::Acquire);
+        parent != 0 && parent != sys::current_pid()
+    }
+
+    fn not_my_child(&self) -> Error {
+        Error::new(
+            ErrorKind::InvalidState,
+            format!(
+                "{} was started by process {}: only that process can wait for it, signal it \
+                 or read its exit code (this is a forked copy of its Process)",
+                self.name,
+                self.parent.load(Ordering::Acquire)
+            ),
+        )
+    }
+
     fn started(&self) -> Result<MutexGuard<'_, State>> {
+        if self.elsewhere() {
+            return Err(self.not_my_child());
+        }
         let state = self.state();
         match &*state {
             State::Started(_) => Ok(state),
@@ -280,6 +314,9 @@ impl Process {
     /// # Ok::<(), paralelo::Error>(())
     /// ```
     pub fn is_alive(&self) -> bool {
+        if self.elsewhere() {
+            return crate::ipc::holders::alive(self.pid.load(Ordering::Acquire));
+        }
         self.with_child(|child| Ok(child.try_wait()?.is_none()))
             .unwrap_or(false)
     }
@@ -354,9 +391,9 @@ impl Process {
     /// # Ok::<(), paralelo::Error>(())
     /// ```
     pub fn pid(&self) -> Option<u32> {
-        match &*self.state() {
-            State::Started(child) => Some(child.pid().as_raw() as u32),
-            _ => None,
+        match self.pid.load(Ordering::Acquire) {
+            0 => None,
+            pid => Some(pid),
         }
     }
 
@@ -397,6 +434,9 @@ impl Process {
 
 impl fmt::Debug for Process {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.elsewhere() {
+            return write!(f, "<Process name='{}' started pid={:?} by another process>", self.name, self.pid());
+        }
         let state = match &*self.state() {
             State::Ready(_) | State::Starting => "initial".to_owned(),
             State::Started(child) => match child.status() {
@@ -410,10 +450,14 @@ impl fmt::Debug for Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
+        if self.elsewhere() {
+            return; // not this process's child: nothing to reap here
+        }
         let state = std::mem::replace(&mut *self.state(), State::Starting);
         if let State::Started(mut child) = state {
             if matches!(child.try_wait(), Ok(None)) {
                 ORPHANS
+                    .get()
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .push(child);
@@ -424,6 +468,6 @@ impl Drop for Process {
 
 /// Reaps the children of dropped `Process`es that have ended since.
 fn reap_orphans() {
-    let mut orphans = ORPHANS.lock().unwrap_or_else(|p| p.into_inner());
+    let mut orphans = ORPHANS.get().lock().unwrap_or_else(|p| p.into_inner());
     orphans.retain_mut(|child| matches!(child.try_wait(), Ok(None)));
 }

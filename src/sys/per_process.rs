@@ -59,13 +59,18 @@ pub(crate) struct PerProcess<T: Default> {
 
 impl<T: Default> Default for PerProcess<T> {
     fn default() -> Self {
-        PerProcess {
-            current: AtomicPtr::new(ptr::null_mut()),
-        }
+        PerProcess::new()
     }
 }
 
 impl<T: Default> PerProcess<T> {
+    /// An empty cell (usable in a `static`).
+    pub(crate) const fn new() -> Self {
+        PerProcess {
+            current: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
     /// This process's value.
     pub(crate) fn get(&self) -> &T {
         let me = current_pid();
