@@ -98,14 +98,14 @@ mod table;
 pub mod timing;
 
 pub use error::{Error, ErrorKind, Result};
-pub use ipc::{Connection, JoinableQueue, Pipe, Queue};
+pub use ipc::{Connection, IntoMessage, JoinableQueue, Pipe, Queue};
 pub use manager::{DictProxy, ListProxy, Manager};
 pub use par::{par_for_each, par_map, par_starmap};
 pub use pool::{
     AsyncResult, Imap, ImapUnordered, Pool, PoolBuilder, ProcessImap, Processes, Threads,
 };
 pub use process::{
-    Process, ProcessInfo, cpu_count, current_cpu, current_process, log_to_stderr,
+    ExitOutcome, Process, ProcessInfo, cpu_count, current_cpu, current_process, log_to_stderr,
     machine_cpu_count, physical_cpu_count, set_cpu_affinity,
 };
 pub use shared::{Array, Scalar, Value};

@@ -114,7 +114,11 @@ fn pipe_connection() {
 #[test]
 fn lock_and_rlock_and_semaphore() {
     in_child(120, || {
-        let objects = (Lock::new().unwrap(), RLock::new().unwrap(), Semaphore::new(1).unwrap());
+        let objects = (
+            Lock::new().unwrap(),
+            RLock::new().unwrap(),
+            Semaphore::new(1).unwrap(),
+        );
         forks_while_busy(
             objects,
             |(l, r, s)| {
@@ -164,7 +168,10 @@ fn value_and_array() {
             },
             |(v, a)| {
                 v.update(|x| x + 1).unwrap();
-                let _guard = a.get_lock().acquire_timeout(Duration::from_secs(5)).unwrap();
+                let _guard = a
+                    .get_lock()
+                    .acquire_timeout(Duration::from_secs(5))
+                    .unwrap();
             },
         );
     });

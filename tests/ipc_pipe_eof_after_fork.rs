@@ -56,8 +56,8 @@ fn an_echo_child_sees_end_of_file_when_the_parent_closes_its_end() {
         mine.send(1).unwrap();
         assert_eq!(mine.recv().unwrap(), 2);
         //CLOSE assert!(!mine.closed());
-mine.close();
-assert!(mine.closed());
+        mine.close();
+        assert!(mine.closed());
         assert_eq!(mine.send(3).unwrap_err().kind(), ErrorKind::InvalidState);
         assert_eq!(mine.recv().unwrap_err().kind(), ErrorKind::InvalidState);
         ends_cleanly(&p, "parent closed its end");
@@ -70,7 +70,7 @@ fn a_child_that_closes_its_end_gives_the_parent_end_of_file_while_it_lives() {
         let (mine, theirs) = Pipe::<u32>::new().unwrap();
         let p = Process::new(move || {
             theirs.send(7).unwrap();
-theirs.close();
+            theirs.close();
             std::thread::sleep(Duration::from_secs(30));
         });
         p.start().unwrap();

@@ -40,7 +40,9 @@ fn a_watchdog_thread_terminates_a_child_another_thread_is_joining() {
 #[test]
 fn two_threads_join_the_same_child_and_both_see_its_end() {
     in_child(30, || {
-        let p = Arc::new(Process::new(|| std::thread::sleep(Duration::from_millis(300))));
+        let p = Arc::new(Process::new(|| {
+            std::thread::sleep(Duration::from_millis(300))
+        }));
         p.start().unwrap();
         let joiners: Vec<_> = (0..2)
             .map(|_| {

@@ -49,7 +49,10 @@ fn killed_idle_workers_are_replaced(workers: usize) {
     }
     let now = pool.persistent_worker_pids();
     assert!(!now.is_empty());
-    assert!(now.iter().all(|p| !pids.contains(p)), "dead workers were replaced");
+    assert!(
+        now.iter().all(|p| !pids.contains(p)),
+        "dead workers were replaced"
+    );
 }
 
 #[test]

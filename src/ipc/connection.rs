@@ -210,7 +210,10 @@ impl<T> Connection<T> {
 
     fn receiving(&self) -> MutexGuard<'_, Receiving> {
         // A flag and a scratch buffer: a panic cannot leave them inconsistent.
-        self.receiving.get().lock().unwrap_or_else(|p| p.into_inner())
+        self.receiving
+            .get()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Puts `bytes` in the outbox, waiting for room while the peer lives.
@@ -276,7 +279,8 @@ impl<T> Connection<T> {
             return self.push(ring, frame, sending);
         }
         self.push(ring, &[ON_SOCKET], sending)?;
-        self.socket.send_frame(&frame[1..], &|| self.holders.peer_gone())
+        self.socket
+            .send_frame(&frame[1..], &|| self.holders.peer_gone())
     }
 
     /// Waits for the next message and hands its bytes to `f`.
@@ -388,12 +392,12 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
     /// [`ErrorKind::Serialization`] when `value` cannot be encoded (nothing is sent then);
     /// [`ErrorKind::Disconnected`] when the other end is closed; [`ErrorKind::InvalidState`]
     /// on the read-only end of a one-way pipe.
-    pub fn send(&self, value: impl std::borrow::Borrow<T>) -> Result<()> {
+    pub fn send(&self, value: impl super::IntoMessage<T>) -> Result<()> {
         self.open()?;
         let mut sending = self.sending.get().lock().unwrap_or_else(|p| p.into_inner());
         sending.frame.clear();
         sending.frame.push(INLINE);
-        codec::encode_into(value.borrow(), &mut sending.frame)?;
+        value.with_message(|value| codec::encode_into(value, &mut sending.frame))?;
         self.send_bytes(&mut sending)
     }
 

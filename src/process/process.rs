@@ -5,10 +5,11 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use super::ExitOutcome;
 use crate::sys::{self, ChildWatch, PerProcess};
 use crate::{Error, ErrorKind, Result};
 
-type Target = Box<dyn FnOnce() + Send + 'static>;
+type Target = Box<dyn FnOnce() -> i32 + Send + 'static>;
 
 /// Numbers the default names "Process-1", "Process-2", … as Python does.
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -64,7 +65,9 @@ impl Process {
     /// A process that will run `target`, named `"Process-N"` (N counts the processes
     /// created by this program, from 1).
     ///
-    /// Nothing runs until [`start`](Self::start).
+    /// Nothing runs until [`start`](Self::start). The closure returns nothing, or a
+    /// `Result<(), E>` with `E: Display` so that it can use `?`: an `Err` is exit code 1
+    /// with the error on stderr, as an uncaught exception in Python ([`ExitOutcome`]).
     ///
     /// # Examples
     ///
@@ -78,7 +81,7 @@ impl Process {
     /// p.join()?;
     /// # Ok::<(), paralelo::Error>(())
     /// ```
-    pub fn new(target: impl FnOnce() + Send + 'static) -> Self {
+    pub fn new<R: ExitOutcome>(target: impl FnOnce() -> R + Send + 'static) -> Self {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
         Process::named(format!("Process-{n}"), target)
     }
@@ -99,10 +102,15 @@ impl Process {
     /// assert_eq!(p.exitcode(), Some(0)); // the assertion held in the child
     /// # Ok::<(), paralelo::Error>(())
     /// ```
-    pub fn named(name: impl Into<String>, target: impl FnOnce() + Send + 'static) -> Self {
+    pub fn named<R: ExitOutcome>(
+        name: impl Into<String>,
+        target: impl FnOnce() -> R + Send + 'static,
+    ) -> Self {
+        let name = name.into();
+        let shown = name.clone();
         Process {
-            name: name.into(),
-            state: Mutex::new(State::Ready(Box::new(target))),
+            name,
+            state: Mutex::new(State::Ready(Box::new(move || target().exit_code(&shown)))),
             parent: AtomicU32::new(0),
             pid: AtomicU32::new(0),
         }
@@ -151,11 +159,7 @@ impl Process {
                 ));
             }
         };
-        let task = Box::new(move || {
-            target();
-            0
-        });
-        match sys::fork_run_detached(&self.name, task) {
+        match sys::fork_run_detached(&self.name, target) {
             Ok(pid) => {
                 *state = State::Started(ChildWatch::new(pid));
                 self.pid.store(pid.as_raw() as u32, Ordering::Release);
@@ -435,7 +439,12 @@ impl Process {
 impl fmt::Debug for Process {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.elsewhere() {
-            return write!(f, "<Process name='{}' started pid={:?} by another process>", self.name, self.pid());
+            return write!(
+                f,
+                "<Process name='{}' started pid={:?} by another process>",
+                self.name,
+                self.pid()
+            );
         }
         let state = match &*self.state() {
             State::Ready(_) | State::Starting => "initial".to_owned(),
