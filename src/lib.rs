@@ -86,6 +86,7 @@ mod error;
 pub mod interrupt;
 mod ipc;
 mod manager;
+mod map_items;
 mod par;
 mod pool;
 mod process;
@@ -100,6 +101,7 @@ pub mod timing;
 pub use error::{Error, ErrorKind, Result};
 pub use ipc::{Connection, IntoMessage, JoinableQueue, Pipe, Queue};
 pub use manager::{DictProxy, ListProxy, Manager};
+pub use map_items::MapItems;
 pub use par::{par_for_each, par_map, par_starmap};
 pub use pool::{
     AsyncResult, Imap, ImapUnordered, Pool, PoolBuilder, ProcessImap, Processes, Threads,

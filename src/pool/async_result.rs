@@ -327,6 +327,11 @@ impl<T> AsyncResult<T> {
         self.slot.take(None)
     }
 
+    /// Moves the value out if it lands by `deadline` (a timeout leaves it in place).
+    pub(crate) fn take_until(&self, deadline: Option<Instant>) -> Result<T> {
+        self.slot.take(deadline)
+    }
+
     /// Waits until the task has finished (successfully or not).
     ///
     /// # Examples

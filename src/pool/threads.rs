@@ -21,7 +21,7 @@ use super::process_engine::guided_chunks;
 use crate::interrupt::{self, Checked};
 use crate::par::catch_panic;
 use crate::runtime;
-use crate::{Error, ErrorKind, Result, StarFn};
+use crate::{Error, ErrorKind, MapItems, Result, StarFn};
 
 /// How long `apply` spins for its value before sleeping: long enough for a short task on an
 /// awake worker, short enough that a long task wastes nothing noticeable.
@@ -463,12 +463,12 @@ impl Pool<Threads> {
     /// [`ErrorKind::PoolClosed`] / [`ErrorKind::PoolTerminated`] after `close` / `terminate`.
     pub fn map<I, F, R>(&self, f: F, items: I) -> Result<Vec<R>>
     where
-        I: IntoParallelIterator,
+        I: MapItems,
         F: Fn(I::Item) -> R + Sync + Send,
         R: Send,
     {
         let _busy = self.backend.busy()?;
-        let iter = items.into_par_iter();
+        let iter = items.into_par_items();
         let chunksize = self.backend.chunksize;
         let epoch = interrupt::epoch();
         if self.backend.code_copy != runtime::code_copy() {
@@ -503,7 +503,7 @@ impl Pool<Threads> {
     /// As [`map`](Self::map).
     pub fn starmap<I, F>(&self, f: F, items: I) -> Result<Vec<F::Output>>
     where
-        I: IntoParallelIterator,
+        I: MapItems,
         F: StarFn<I::Item> + Sync + Send,
         F::Output: Send,
     {
@@ -620,7 +620,7 @@ impl Pool<Threads> {
     /// [`AsyncResult`].
     pub fn map_async<I, F, R>(&self, f: F, items: I) -> Result<AsyncResult<Vec<R>>>
     where
-        I: IntoParallelIterator + Send + 'static,
+        I: MapItems + Send + 'static,
         F: Fn(I::Item) -> R + Sync + Send + 'static,
         R: Send + 'static,
     {
@@ -628,7 +628,7 @@ impl Pool<Threads> {
         let chunksize = self.backend.chunksize;
         self.backend.spawn(slot.clone(), move || {
             // Runs on a worker, so rayon keeps the work inside this pool.
-            catch_panic(|| map_chunked(items.into_par_iter(), &f, chunksize, interrupt::epoch()))
+            catch_panic(|| map_chunked(items.into_par_items(), &f, chunksize, interrupt::epoch()))
         })?;
         Ok(AsyncResult::new(slot))
     }
@@ -651,7 +651,7 @@ impl Pool<Threads> {
     /// As [`map_async`](Self::map_async).
     pub fn starmap_async<I, F>(&self, f: F, items: I) -> Result<AsyncResult<Vec<F::Output>>>
     where
-        I: IntoParallelIterator + Send + 'static,
+        I: MapItems + Send + 'static,
         F: StarFn<I::Item> + Sync + Send + 'static,
         F::Output: Send + 'static,
     {
