@@ -24,6 +24,8 @@ pub(super) struct Engine {
     pub(super) workers: usize,
     pub(super) chunksize: Option<usize>,
     pub(super) initializer: Option<Initializer>,
+    /// Map chunks each in a fresh process (`fresh_process_per_task`, `maxtasksperchild`).
+    pub(super) fresh: bool,
     pub(super) children: Arc<Children>,
     /// Persistent workers for stateless `apply` tasks.
     pub(super) crew: Arc<Crew>,
@@ -193,7 +195,7 @@ impl Engine {
             let items: Vec<A> = items.collect();
             return self.map_chunks(f, items.into_iter(), sink);
         }
-        if self.initializer.is_some() || self.children.is_pinned() {
+        if self.initializer.is_some() || self.children.is_pinned() || self.fresh {
             let per = self.chunk_len(low, 4);
             return self.map_process_per_chunk(f, items, per, sink);
         }

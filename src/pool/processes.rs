@@ -70,6 +70,8 @@ use crate::{Error, ErrorKind, Result, StarFn};
 pub struct Processes {
     workers: usize,
     chunksize: Option<usize>,
+    /// Every task in a fresh fork (`fresh_process_per_task`, or `maxtasksperchild` for map).
+    fresh: bool,
     initializer: Option<Initializer>,
     children: Arc<Children>,
     crew: Arc<Crew>,
@@ -189,6 +191,11 @@ impl Processes {
     fn start(options: &PoolBuilder) -> Result<Self> {
         let workers = options.checked_workers()?;
         let chunksize = options.checked_chunksize()?;
+        if options.max_tasks == Some(0) {
+            return Err(Error::invalid_argument(
+                "maxtasksperchild must be at least 1 (got 0; Python raises ValueError)",
+            ));
+        }
         let inner = Arc::new(Inner {
             book: Mutex::new(Book {
                 phase: Phase::Running,
@@ -218,8 +225,13 @@ impl Processes {
         Ok(Processes {
             workers,
             chunksize,
+            fresh: options.fresh,
             initializer: options.initializer.clone(),
-            crew: Arc::new(Crew::new(workers, children.clone())),
+            crew: Arc::new(Crew::new(
+                if options.fresh { 0 } else { workers },
+                options.max_tasks,
+                children.clone(),
+            )),
             map_crew: Arc::new(MapCrew::new(workers, children.clone())),
             children,
             inner,
@@ -266,6 +278,7 @@ impl Processes {
         Engine {
             workers: self.workers,
             chunksize: self.chunksize,
+            fresh: self.fresh || self.crew.max_tasks().is_some(),
             initializer: self.initializer.clone(),
             children: self.children.clone(),
             crew: self.crew.clone(),
