@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use super::Pool;
 use super::async_result::{AsyncResult, Slot};
 use super::builder::{Initializer, PoolBuilder};
-use super::process_engine::{EncodeAsComputed, Engine, encode};
+use super::process_engine::{Engine, encode_results};
 use super::process_imap::ProcessImap;
 use super::process_workers::Crew;
 use crate::process::children::{ChildTask, Children, Runner};
@@ -441,6 +441,35 @@ impl Pool<Processes> {
         self.backend.engine().map(&f, items.into_iter())
     }
 
+    /// Like [`map`](Self::map) with this call's own chunk size (Python's
+    /// `pool.map(f, items, chunksize)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::processes(2)?;
+    /// assert_eq!(pool.map_with_chunksize(|x: u32| x * x, 0..6u32, 4)?, [0, 1, 4, 9, 16, 25]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`map`](Self::map); [`ErrorKind::InvalidArgument`] for a chunk size of 0.
+    pub fn map_with_chunksize<I, F, R>(&self, f: F, items: I, chunksize: usize) -> Result<Vec<R>>
+    where
+        I: IntoIterator,
+        F: Fn(I::Item) -> R,
+        R: Serialize + DeserializeOwned,
+    {
+        let chunksize = super::threads::checked_chunksize(chunksize)?;
+        let _busy = self.backend.busy()?;
+        let mut engine = self.backend.engine();
+        engine.chunksize = Some(chunksize);
+        engine.map(&f, items.into_iter())
+    }
+
     /// Like [`map`](Self::map) for functions of several arguments: each item is a tuple.
     ///
     /// # Examples
@@ -664,7 +693,58 @@ impl Pool<Processes> {
         self.lazy_imap(f, items, false)
     }
 
+    /// Like [`imap`](Self::imap) with this call's own chunk size (Python's
+    /// `pool.imap(f, items, chunksize)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::processes(2)?;
+    /// let v: Vec<u32> = pool.imap_with_chunksize(|x: u32| x + 1, 0..5u32, 2)?.collect::<Result<_>>()?;
+    /// assert_eq!(v, [1, 2, 3, 4, 5]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`imap`](Self::imap); [`ErrorKind::InvalidArgument`] for a chunk size of 0.
+    pub fn imap_with_chunksize<I, F, R>(
+        &self,
+        f: F,
+        items: I,
+        chunksize: usize,
+    ) -> Result<ProcessImap<'_, R>>
+    where
+        I: IntoIterator,
+        I::IntoIter: 'static,
+        I::Item: 'static,
+        F: Fn(I::Item) -> R + 'static,
+        R: Serialize + DeserializeOwned,
+    {
+        let chunksize = super::threads::checked_chunksize(chunksize)?;
+        self.imap_in_chunks(f, items, true, chunksize)
+    }
+
     fn lazy_imap<I, F, R>(&self, f: F, items: I, ordered: bool) -> Result<ProcessImap<'_, R>>
+    where
+        I: IntoIterator,
+        I::IntoIter: 'static,
+        I::Item: 'static,
+        F: Fn(I::Item) -> R + 'static,
+        R: Serialize + DeserializeOwned,
+    {
+        self.imap_in_chunks(f, items, ordered, self.backend.chunksize.unwrap_or(1))
+    }
+
+    fn imap_in_chunks<I, F, R>(
+        &self,
+        f: F,
+        items: I,
+        ordered: bool,
+        per: usize,
+    ) -> Result<ProcessImap<'_, R>>
     where
         I: IntoIterator,
         I::IntoIter: 'static,
@@ -674,7 +754,6 @@ impl Pool<Processes> {
     {
         let busy = self.backend.busy()?;
         let engine = self.backend.engine();
-        let per = self.backend.chunksize.unwrap_or(1);
         let sizes = Rc::new(RefCell::new(HashMap::new()));
         let (record, f) = (sizes.clone(), Rc::new(f));
         let mut input = items.into_iter();
@@ -692,9 +771,7 @@ impl Pool<Processes> {
                 if let Some(init) = init {
                     init();
                 }
-                encode(&EncodeAsComputed(RefCell::new(Some(
-                    chunk.into_iter().map(&*f),
-                ))))
+                encode_results(chunk.into_iter().map(&*f))
             }) as ChildTask<'static>)
         });
         Ok(ProcessImap {

@@ -467,9 +467,42 @@ impl Pool<Threads> {
         F: Fn(I::Item) -> R + Sync + Send,
         R: Send,
     {
+        self.map_in_chunks(f, items, self.backend.chunksize)
+    }
+
+    /// Like [`map`](Self::map) with this call's own chunk size (Python's
+    /// `pool.map(f, items, chunksize)`): `chunksize` items per task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::new(2)?;
+    /// assert_eq!(pool.map_with_chunksize(|x: u32| x + 1, 0..10u32, 3)?.len(), 10);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`map`](Self::map); [`ErrorKind::InvalidArgument`] for a chunk size of 0.
+    pub fn map_with_chunksize<I, F, R>(&self, f: F, items: I, chunksize: usize) -> Result<Vec<R>>
+    where
+        I: MapItems,
+        F: Fn(I::Item) -> R + Sync + Send,
+        R: Send,
+    {
+        self.map_in_chunks(f, items, Some(checked_chunksize(chunksize)?))
+    }
+
+    fn map_in_chunks<I, F, R>(&self, f: F, items: I, chunksize: Option<usize>) -> Result<Vec<R>>
+    where
+        I: MapItems,
+        F: Fn(I::Item) -> R + Sync + Send,
+        R: Send,
+    {
         let _busy = self.backend.busy()?;
         let iter = items.into_par_items();
-        let chunksize = self.backend.chunksize;
         let epoch = interrupt::epoch();
         if self.backend.code_copy != runtime::code_copy() {
             let items = catch_panic(|| iter.collect())?;
@@ -698,6 +731,45 @@ impl Pool<Threads> {
         ))
     }
 
+    /// Like [`imap`](Self::imap) with this call's own chunk size (Python's
+    /// `pool.imap(f, items, chunksize)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let v: Vec<u32> = pool.imap_with_chunksize(|x: u32| x * 2, 0..5u32, 2)?.collect::<Result<_>>()?;
+    /// assert_eq!(v, [0, 2, 4, 6, 8]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`imap`](Self::imap); [`ErrorKind::InvalidArgument`] for a chunk size of 0.
+    pub fn imap_with_chunksize<I, F, R>(
+        &self,
+        f: F,
+        items: I,
+        chunksize: usize,
+    ) -> Result<Imap<'_, R>>
+    where
+        I: IntoIterator,
+        I::IntoIter: 'static,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> R + Send + Sync + 'static,
+        R: Send + 'static,
+    {
+        let chunksize = checked_chunksize(chunksize)?;
+        self.backend.check()?;
+        Ok(Imap::new(
+            self,
+            chunk_jobs(f, items, chunksize),
+            self.imap_window(),
+        ))
+    }
+
     /// Like [`imap`](Self::imap), but yields each result as soon as it is ready, in any
     /// order (Python's `imap_unordered`).
     ///
@@ -884,6 +956,16 @@ impl Pool<Threads> {
 /// Maps in order, in tasks of exactly `chunksize` items when one is set; otherwise rayon
 /// splits the work adaptively (its own load balancing beats any fixed chunk size). Stops
 /// between items once an interrupt comes after `epoch`.
+/// A per-call chunk size, checked.
+pub(super) fn checked_chunksize(chunksize: usize) -> Result<usize> {
+    if chunksize == 0 {
+        return Err(Error::invalid_argument(
+            "chunksize must be at least 1 (got 0): it is the number of items per task",
+        ));
+    }
+    Ok(chunksize)
+}
+
 fn map_chunked<P, F, R>(items: P, f: &F, chunksize: Option<usize>, epoch: u64) -> Vec<R>
 where
     P: ParallelIterator,
