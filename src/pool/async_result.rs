@@ -21,6 +21,16 @@ enum State<T> {
     Taken { ok: bool },
 }
 
+/// What `*_async_with` runs when the outcome lands (Python's `callback` /
+/// `error_callback`).
+pub(crate) type Callback<T> = Box<dyn FnOnce(&Result<T>) + Send>;
+
+thread_local! {
+    /// The slot whose callback this thread is running (0: none): a `get` of that same
+    /// result from inside its callback would wait for itself.
+    static IN_CALLBACK: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Where one task's outcome lands. Shared by the pool (writer) and the [`AsyncResult`] (reader).
 pub(crate) struct Slot<T> {
     state: Mutex<State<T>>,
@@ -31,6 +41,9 @@ pub(crate) struct Slot<T> {
     /// The process whose pool fills the slot: a forked child that inherited the slot has
     /// none of that pool's threads, and may have inherited the lock held by one of them.
     owner: u32,
+    /// Run with the outcome before it is stored (Python's order: callbacks first, then
+    /// the waiters are woken).
+    callback: Mutex<Option<Callback<T>>>,
 }
 
 impl<T> Slot<T> {
@@ -40,7 +53,20 @@ impl<T> Slot<T> {
             done: Condvar::new(),
             notify: None,
             owner: crate::sys::current_pid(),
+            callback: Mutex::new(None),
         }
+    }
+
+    /// A slot that runs `callback` with the outcome when it lands.
+    pub(crate) fn with_callback(callback: Callback<T>) -> Self {
+        Slot {
+            callback: Mutex::new(Some(callback)),
+            ..Slot::new()
+        }
+    }
+
+    fn in_own_callback(&self) -> bool {
+        IN_CALLBACK.with(|c| c.get()) == self as *const Self as usize
     }
 
     /// A slot that sends `tag` on `sender` when its outcome lands.
@@ -93,13 +119,25 @@ impl<T> Slot<T> {
     }
 
     fn complete(&self, outcome: Result<T>, allowed: impl FnOnce(&State<T>) -> bool) -> bool {
-        {
+        let callback = {
             let mut state = self.lock();
             if !allowed(&state) {
                 return false;
             }
-            *state = State::Done(outcome);
+            // Landing: no worker may start it now, and the waiters keep waiting.
+            *state = State::Running;
+            self.callback
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+        };
+        if let Some(callback) = callback {
+            let before = IN_CALLBACK.with(|c| c.replace(self as *const Self as usize));
+            // A panicking callback must not leave the result unlanded for ever.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(&outcome)));
+            IN_CALLBACK.with(|c| c.set(before));
         }
+        *self.lock() = State::Done(outcome);
         self.done.notify_all();
         if let Some((sender, tag)) = &self.notify {
             // The receiver may be gone (the iterator was dropped): nobody is waiting then.
@@ -110,6 +148,10 @@ impl<T> Slot<T> {
 
     /// Waits until the outcome has landed, or until `deadline`. True when it has.
     fn wait_until(&self, deadline: Option<Instant>) -> (MutexGuard<'_, State<T>>, bool) {
+        if self.in_own_callback() {
+            // It lands when the callback returns: waiting here would be for ever.
+            return (self.lock(), false);
+        }
         if let Some(Ok(state)) = self.inherited() {
             // Nothing will land here: the pool's threads are the parent's.
             let landed = matches!(*state, State::Done(_) | State::Taken { .. });
@@ -151,6 +193,13 @@ impl<T> Slot<T> {
         }
         let (mut state, landed) = self.wait_until(deadline);
         if !landed {
+            if self.in_own_callback() {
+                return Err(Error::new(
+                    ErrorKind::InvalidState,
+                    "get() was called from this result's own callback: the callback already \
+                     has the value (its argument)",
+                ));
+            }
             if crate::sys::current_pid() != self.owner {
                 return Err(not_here("its task runs in the parent process"));
             }

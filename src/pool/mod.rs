@@ -2,6 +2,7 @@
 
 mod async_result;
 mod builder;
+mod callbacks;
 mod imap;
 mod process_engine;
 mod process_imap;

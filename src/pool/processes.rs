@@ -533,7 +533,16 @@ impl Pool<Processes> {
         &self,
         work: impl FnOnce(&Engine) -> Result<R> + Send + 'static,
     ) -> Result<AsyncResult<R>> {
-        let slot = Arc::new(Slot::new());
+        self.spawn_job_into(Slot::new(), work)
+    }
+
+    /// As `spawn_job`, the outcome landing in `slot` (one with a callback).
+    pub(super) fn spawn_job_into<R: Send + 'static>(
+        &self,
+        slot: Slot<R>,
+        work: impl FnOnce(&Engine) -> Result<R> + Send + 'static,
+    ) -> Result<AsyncResult<R>> {
+        let slot = Arc::new(slot);
         let (run_slot, cancel_slot) = (slot.clone(), slot.clone());
         let engine = self.backend.engine();
         self.backend.submit(Job {

@@ -966,7 +966,7 @@ pub(super) fn checked_chunksize(chunksize: usize) -> Result<usize> {
     Ok(chunksize)
 }
 
-fn map_chunked<P, F, R>(items: P, f: &F, chunksize: Option<usize>, epoch: u64) -> Vec<R>
+pub(super) fn map_chunked<P, F, R>(items: P, f: &F, chunksize: Option<usize>, epoch: u64) -> Vec<R>
 where
     P: ParallelIterator,
     F: Fn(P::Item) -> R + Sync + Send,
