@@ -128,6 +128,10 @@ gathered! {
     ['a, T] std::slice::ChunksExact<'a, T>;
     ['a, T] std::slice::Windows<'a, T>;
     [T] std::vec::IntoIter<T>;
+    [T, const N: usize] std::array::IntoIter<T, N>;
+    [T] std::option::IntoIter<T>;
+    [T] std::collections::hash_set::IntoIter<T>;
+    [T] std::collections::btree_set::IntoIter<T>;
     ['a, T] std::vec::Drain<'a, T>;
     ['a] std::str::Chars<'a>;
     ['a] std::str::CharIndices<'a>;
