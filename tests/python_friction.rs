@@ -15,24 +15,42 @@ fn the_thread_pools_map_takes_plain_iterators() {
     let pool = Pool::new(2).unwrap();
     let v: Vec<u64> = (0..100).collect();
     assert_eq!(pool.map(|x| x * 2, v.iter().copied()).unwrap()[99], 198);
-    assert_eq!(pool.map(|x: u64| x + 1, (0..10).map(|i| i * 10)).unwrap()[9], 91);
     assert_eq!(
-        pool.map(|(i, c): (usize, char)| format!("{i}{c}"), "ab".chars().enumerate())
-            .unwrap(),
+        pool.map(|x: u64| x + 1, (0..10).map(|i| i * 10)).unwrap()[9],
+        91
+    );
+    assert_eq!(
+        pool.map(
+            |(i, c): (usize, char)| format!("{i}{c}"),
+            "ab".chars().enumerate()
+        )
+        .unwrap(),
         ["0a", "1b"]
     );
-    assert_eq!(par_map(|x: u64| x * x, v.iter().copied().filter(|x| x % 50 == 0)).unwrap(), [0, 2500]);
+    assert_eq!(
+        par_map(|x: u64| x * x, v.iter().copied().filter(|x| x % 50 == 0)).unwrap(),
+        [0, 2500]
+    );
     // Containers and ranges still split in place.
     assert_eq!(pool.map(|x: &u64| *x, &v).unwrap(), v);
-    assert_eq!(pool.starmap(|a: u32, b: u32| a * b, [(2, 3), (4, 5)].into_iter()).unwrap(), [6, 20]);
+    assert_eq!(
+        pool.starmap(|a: u32, b: u32| a * b, [(2, 3), (4, 5)].into_iter())
+            .unwrap(),
+        [6, 20]
+    );
 }
 
 #[test]
 fn async_results_can_be_got_again_and_from_a_borrowed_list() {
     let pool = Pool::new(2).unwrap();
-    let results: Vec<AsyncResult<u32>> =
-        (0..4).map(|i| pool.apply_async(move || i * i).unwrap()).collect();
-    let values: Vec<u32> = results.iter().map(|r| r.get()).collect::<Result<_>>().unwrap();
+    let results: Vec<AsyncResult<u32>> = (0..4)
+        .map(|i| pool.apply_async(move || i * i).unwrap())
+        .collect();
+    let values: Vec<u32> = results
+        .iter()
+        .map(|r| r.get())
+        .collect::<Result<_>>()
+        .unwrap();
     assert_eq!(values, [0, 1, 4, 9]);
     assert_eq!(results[3].get_timeout(Duration::from_secs(5)).unwrap(), 9);
     assert_eq!(results[3].get().unwrap(), 9);
@@ -50,9 +68,15 @@ fn imap_next_with_a_timeout_loses_nothing() {
             vec![400, 1],
         )
         .unwrap();
-    let early = it.next_timeout(Duration::from_millis(5)).unwrap().unwrap_err();
+    let early = it
+        .next_timeout(Duration::from_millis(5))
+        .unwrap()
+        .unwrap_err();
     assert!(early.is_timeout(), "{early}");
-    assert_eq!(it.next_timeout(Duration::from_secs(10)).unwrap().unwrap(), 400);
+    assert_eq!(
+        it.next_timeout(Duration::from_secs(10)).unwrap().unwrap(),
+        400
+    );
     assert_eq!(it.next().unwrap().unwrap(), 1);
     assert!(it.next_timeout(Duration::from_secs(1)).is_none());
 }
@@ -64,15 +88,23 @@ fn callbacks_see_the_value_or_the_error() {
     let failures = Arc::new(AtomicUsize::new(0));
     let (s, f) = (seen.clone(), failures.clone());
     let ok = pool
-        .apply_async_with(|| 5usize, move |v| {
-            s.fetch_add(*v, Ordering::SeqCst);
-        }, |_| panic!("no error expected"))
+        .apply_async_with(
+            || 5usize,
+            move |v| {
+                s.fetch_add(*v, Ordering::SeqCst);
+            },
+            |_| panic!("no error expected"),
+        )
         .unwrap();
     let bad = pool
-        .apply_async_with(|| -> usize { panic!("adrede") }, |_| {}, move |e| {
-            assert_eq!(e.kind(), ErrorKind::TaskPanicked);
-            f.fetch_add(1, Ordering::SeqCst);
-        })
+        .apply_async_with(
+            || -> usize { panic!("adrede") },
+            |_| {},
+            move |e| {
+                assert_eq!(e.kind(), ErrorKind::TaskPanicked);
+                f.fetch_add(1, Ordering::SeqCst);
+            },
+        )
         .unwrap();
     assert_eq!(ok.get().unwrap(), 5);
     assert!(bad.get().is_err());
@@ -84,7 +116,10 @@ fn callbacks_see_the_value_or_the_error() {
 #[test]
 fn per_call_chunksize_and_zero_is_refused() {
     let pool = Pool::new(2).unwrap();
-    assert_eq!(pool.map_with_chunksize(|x: u32| x, 0..7u32, 3).unwrap(), (0..7).collect::<Vec<_>>());
+    assert_eq!(
+        pool.map_with_chunksize(|x: u32| x, 0..7u32, 3).unwrap(),
+        (0..7).collect::<Vec<_>>()
+    );
     let err = pool.map_with_chunksize(|x: u32| x, 0..7u32, 0).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
 }
@@ -184,11 +219,18 @@ fn manager_lists_and_dicts_from_iterables_and_their_methods() {
         p.join().unwrap();
         assert_eq!(p.exitcode(), Some(0));
         assert_eq!(l.len().unwrap(), 55);
-        let d = manager.dict_from([("a".to_string(), 1), ("b".to_string(), 2)]).unwrap();
-        d.update([("a".to_string(), 10), ("c".to_string(), 3)]).unwrap();
+        let d = manager
+            .dict_from([("a".to_string(), 1), ("b".to_string(), 2)])
+            .unwrap();
+        d.update([("a".to_string(), 10), ("c".to_string(), 3)])
+            .unwrap();
         assert_eq!(
             d.items().unwrap(),
-            [("a".to_string(), 10), ("b".to_string(), 2), ("c".to_string(), 3)]
+            [
+                ("a".to_string(), 10),
+                ("b".to_string(), 2),
+                ("c".to_string(), 3)
+            ]
         );
     });
 }
@@ -249,11 +291,16 @@ fn a_pool_can_be_told_to_fork_fresh_or_retire_workers() {
             .maxtasksperchild(3)
             .build_processes()
             .unwrap();
-        let pids: Vec<u32> = (0..6).map(|_| retiring.apply(std::process::id).unwrap()).collect();
+        let pids: Vec<u32> = (0..6)
+            .map(|_| retiring.apply(std::process::id).unwrap())
+            .collect();
         assert_eq!(pids[0], pids[2]);
         assert_ne!(pids[2], pids[3]);
         assert_eq!(pids[3], pids[5]);
-        let zero = Pool::builder().maxtasksperchild(0).build_processes().unwrap_err();
+        let zero = Pool::builder()
+            .maxtasksperchild(0)
+            .build_processes()
+            .unwrap_err();
         assert_eq!(zero.kind(), ErrorKind::InvalidArgument);
     });
 }

@@ -216,6 +216,32 @@ impl<T> Connection<T> {
             .unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The receiver's state, waiting for another thread's `recv` at most until
+    /// `deadline`: a `recv_timeout` or `poll` keeps its timeout while a `recv` blocks.
+    fn receiving_until(&self, deadline: Option<Instant>) -> Result<MutexGuard<'_, Receiving>> {
+        let Some(deadline) = deadline else {
+            return Ok(self.receiving());
+        };
+        let mut nap = Duration::from_micros(20);
+        loop {
+            match self.receiving.get().try_lock() {
+                Ok(state) => return Ok(state),
+                Err(std::sync::TryLockError::Poisoned(p)) => return Ok(p.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    "nothing arrived before the timeout (another thread was receiving on this \
+                     end)",
+                ));
+            }
+            std::thread::sleep(nap.min(deadline - now));
+            nap = (nap * 2).min(Duration::from_millis(5));
+        }
+    }
+
     /// Puts `bytes` in the outbox, waiting for room while the peer lives.
     fn push(&self, ring: &Ring, bytes: &[u8], sending: &mut Sending) -> Result<()> {
         let now = coarse_now();
@@ -292,7 +318,7 @@ impl<T> Connection<T> {
         let ring = self.inbox()?;
         self.open()?;
         let gone = || self.holders.peer_gone();
-        let mut state = self.receiving();
+        let mut state = self.receiving_until(deadline)?;
         let state = &mut *state;
         if state.on_socket {
             let body = self.socket.recv_frame(deadline, &gone)?;
@@ -354,10 +380,13 @@ impl<T> Connection<T> {
     fn poll_ready(&self, timeout: Duration) -> Result<bool> {
         let ring = self.inbox()?;
         self.open()?;
-        if self.receiving().on_socket {
-            return Ok(true);
-        }
         let deadline = Instant::now() + timeout;
+        match self.receiving_until(Some(deadline)) {
+            Ok(state) if state.on_socket => return Ok(true),
+            Ok(_) => {}
+            Err(e) if e.is_timeout() => return Ok(false),
+            Err(e) => return Err(e),
+        }
         loop {
             let slice = deadline.min(Instant::now() + CHECK_EVERY);
             if ring.wait_nonempty(slice)? || self.peer_gone() {

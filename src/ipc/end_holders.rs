@@ -37,6 +37,11 @@ thread_local! {
     static HANDING_TO: Cell<u32> = const { Cell::new(0) };
 }
 
+/// The child a forked task's closure is being handed to on this thread (0: none).
+pub(crate) fn handing_to() -> u32 {
+    HANDING_TO.with(Cell::get)
+}
+
 /// Runs `drop_task` (the parent's copy of a task just forked into `child`) so that every
 /// `Connection` it drops is handed to `child` rather than closed.
 pub(crate) fn handing_over_to<R>(child: u32, drop_task: impl FnOnce() -> R) -> R {

@@ -151,6 +151,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     fn put_until(&self, item: &T, deadline: Option<Instant>) -> Result<()> {
+        self.holders.enlist();
         with_buffer(&ENCODE, |frame| {
             frame.clear();
             frame.push(0); // reserved for the part tag
@@ -160,6 +161,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     fn get_until(&self, deadline: Option<Instant>) -> Result<T> {
+        self.holders.enlist();
         let nobody_else = || self.holders.others_gone();
         with_buffer(&DECODE, |buf| {
             let start = parts::get(&self.ring, deadline, &nobody_else, buf)?;

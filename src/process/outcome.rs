@@ -30,6 +30,28 @@ pub trait ExitOutcome {
     fn exit_code(self, name: &str) -> i32;
 }
 
+/// `!`, the type of a closure that never returns (`|| std::process::exit(3)`), named the
+/// way stable Rust allows. Edition 2024 infers it for such a closure, where 2021 fell back
+/// to `()`: both must be accepted.
+type Never = <fn() -> ! as never::Returns>::Output;
+
+mod never {
+    /// What a function pointer type returns (how `Never` names `!`).
+    pub trait Returns {
+        type Output;
+    }
+
+    impl<R> Returns for fn() -> R {
+        type Output = R;
+    }
+}
+
+impl ExitOutcome for Never {
+    fn exit_code(self, _name: &str) -> i32 {
+        self
+    }
+}
+
 impl ExitOutcome for () {
     fn exit_code(self, _name: &str) -> i32 {
         0

@@ -47,16 +47,17 @@ fn fork_locked(
     // caller or running the parent's destructors. glibc's malloc is fork-safe.
     match unsafe { nix::unistd::fork() } {
         Err(errno) => {
-            holders.parent(None);
+            holders.parent().finish();
             drop((out, err));
             Err(Error::os("fork", errno))
         }
         Ok(ForkResult::Parent { child }) => {
-            holders.parent(Some(child.as_raw() as u32));
+            let done = holders.parent();
             drop((out, err));
             // The parent's copy of the task: what it moved in is the child's now (a
-            // `Pipe` end dropped here passes to the child instead of closing).
+            // `Pipe` end or a `Queue` handle dropped here passes to the child).
             crate::ipc::end_holders::handing_over_to(child.as_raw() as u32, || drop(task));
+            done.finish();
             Ok(child)
         }
         Ok(ForkResult::Child) => {
