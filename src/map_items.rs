@@ -1,4 +1,4 @@
-//! `MapItems`: what `par_map` and the thread pool's `map` accept.
+//! `MapItems`: what the thread pool's `map` accepts.
 //!
 //! rayon splits containers and ranges without copying them; a plain iterator (`v.iter()
 //! .copied()`, `(0..n).map(g)`) cannot be split, so its items are gathered into a `Vec`
@@ -12,10 +12,15 @@ use std::ops::{Range, RangeInclusive};
 
 use rayon::iter::{IntoParallelIterator, ParallelIterator};
 
-/// Items for [`par_map`](crate::par_map) and [`Pool::map`](crate::Pool::map) on threads:
-/// anything rayon splits in place (a `Vec`, `&Vec`, slice, array, range, `HashMap`, …),
-/// or one of std's iterators (`iter()`, `copied()`, `map(…)`, `filter(…)`, `zip(…)`,
-/// `enumerate()`, `chars()`, …), whose items are gathered first.
+/// Items for [`Pool::map`](crate::Pool::map) (and `starmap`, `map_async`) on threads:
+/// anything rayon splits in place (a `Vec`, `&Vec`, slice, array, range, `HashMap`, …,
+/// and rayon's common parallel iterators such as `v.par_iter()`), or one of std's
+/// iterators (`iter()`, `copied()`, `map(…)`, `filter(…)`, `zip(…)`, `enumerate()`,
+/// `chars()`, …), whose items are gathered first.
+///
+/// [`par_map`](crate::par_map) keeps rayon's `IntoParallelIterator` (any parallel
+/// iterator, your own included): both traits cannot be accepted by one function, since
+/// Rust has no specialization. For a plain iterator there, `.collect::<Vec<_>>()` it.
 ///
 /// # Examples
 ///
@@ -26,7 +31,7 @@ use rayon::iter::{IntoParallelIterator, ParallelIterator};
 /// let pool = Pool::new(2)?;
 /// assert_eq!(pool.map(|x| x * 2, v.iter().copied())?, [2, 4, 6]);
 /// assert_eq!(pool.map(|x| x + 1, (0..3).map(|i| i * 10))?, [1, 11, 21]);
-/// assert_eq!(par_map(|x: &u64| x * x, &v)?, [1, 4, 9]); // split in place
+/// assert_eq!(pool.map(|x: &u64| x * x, &v)?, [1, 4, 9]); // split in place
 /// # Ok::<(), paralelo::Error>(())
 /// ```
 pub trait MapItems {
@@ -75,6 +80,22 @@ split_in_place! {
     [T] Option<T>;
     [T] Range<T>;
     [T] RangeInclusive<T>;
+    // rayon's own parallel iterators, as `pool.map(f, v.par_iter())` was written before.
+    ['a, T] rayon::slice::Iter<'a, T>;
+    ['a, T] rayon::slice::IterMut<'a, T>;
+    ['a, T] rayon::slice::Chunks<'a, T>;
+    [T] rayon::vec::IntoIter<T>;
+    [T] rayon::range::Iter<T>;
+    [T] rayon::range_inclusive::Iter<T>;
+    [I, F] rayon::iter::Map<I, F>;
+    [I, P] rayon::iter::Filter<I, P>;
+    [I, P] rayon::iter::FilterMap<I, P>;
+    [I] rayon::iter::Enumerate<I>;
+    [A, B] rayon::iter::Zip<A, B>;
+    [A, B] rayon::iter::Chain<A, B>;
+    [I] rayon::iter::Copied<I>;
+    [I] rayon::iter::Cloned<I>;
+    [I, F] rayon::iter::FlatMap<I, F>;
 }
 
 /// std's iterators: gathered into a `Vec`, which is then split.

@@ -5,7 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use rayon::prelude::*;
 
 use crate::interrupt::{self, Checked};
-use crate::{Error, MapItems, Result, runtime};
+use crate::{Error, Result, runtime};
 
 /// Applies `f` to every item in parallel and returns the results in input order.
 ///
@@ -48,11 +48,11 @@ use crate::{Error, MapItems, Result, runtime};
 /// ```
 pub fn par_map<I, F, R>(f: F, items: I) -> Result<Vec<R>>
 where
-    I: MapItems,
+    I: IntoParallelIterator,
     F: Fn(I::Item) -> R + Sync + Send,
     R: Send,
 {
-    let iter = items.into_par_items();
+    let iter = items.into_par_iter();
     let epoch = interrupt::epoch();
     catch_panic(|| runtime::install(|| Checked::new(iter.map(f), epoch).collect()))
 }
@@ -79,7 +79,7 @@ where
 /// As [`par_map`]: a panic in `f` becomes an [`ErrorKind::TaskPanicked`](crate::ErrorKind) error.
 pub fn par_starmap<I, F>(f: F, items: I) -> Result<Vec<F::Output>>
 where
-    I: MapItems,
+    I: IntoParallelIterator,
     F: crate::StarFn<I::Item> + Sync + Send,
     F::Output: Send,
 {
@@ -105,10 +105,10 @@ where
 /// As [`par_map`]: a panic in `f` becomes an [`ErrorKind::TaskPanicked`](crate::ErrorKind) error.
 pub fn par_for_each<I, F>(f: F, items: I) -> Result<()>
 where
-    I: MapItems,
+    I: IntoParallelIterator,
     F: Fn(I::Item) + Sync + Send,
 {
-    let iter = items.into_par_items();
+    let iter = items.into_par_iter();
     let epoch = interrupt::epoch();
     catch_panic(|| runtime::install(|| Checked::new(iter.map(f), epoch).for_each(drop)))
 }

@@ -28,7 +28,8 @@ fn the_thread_pools_map_takes_plain_iterators() {
         ["0a", "1b"]
     );
     assert_eq!(
-        par_map(|x: u64| x * x, v.iter().copied().filter(|x| x % 50 == 0)).unwrap(),
+        pool.map(|x: u64| x * x, v.iter().copied().filter(|x| x % 50 == 0))
+            .unwrap(),
         [0, 2500]
     );
     // Containers and ranges still split in place.
