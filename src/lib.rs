@@ -59,6 +59,16 @@
 //! # Ok::<(), paralelo::Error>(())
 //! ```
 //!
+//! ### Process pools: which tasks keep a worker
+//!
+//! On [`Pool::processes`], a task that captures nothing (a function, a `|| …` with no
+//! captured variable) runs on a **persistent worker**, as Python's do: its memory stays
+//! from task to task. A closure that captures something runs in a **fresh fork** that has
+//! the parent's memory as of that moment. Choose instead with
+//! [`PoolBuilder::fresh_process_per_task`] or [`PoolBuilder::maxtasksperchild`]. Dropping a
+//! pool waits for its queued work; [`Pool::scope`] terminates on the way out, like Python's
+//! `with Pool() as pool:`.
+//!
 //! ## Errors, not hangs
 //!
 //! Every fallible call returns [`Result`]. A task that panics comes back as that task's

@@ -698,6 +698,12 @@ impl Pool<Threads> {
     /// Each item's outcome is its own: a panic on one item is that item's `Err`, and the
     /// iteration goes on.
     ///
+    /// The items must be owned (`'static`): `imap(f, &data)` does not compile, where
+    /// `map(f, &data)` does. `map` blocks until every item is done, so its tasks may
+    /// borrow; `imap` returns a lazy iterator that could be leaked (`mem::forget`) while
+    /// workers still read the items, so a borrow could outlive its owner. Give it owned
+    /// items (`data.clone()`, an `Arc`, or `(0..data.len())` and an `Arc<Vec<_>>` in `f`).
+    ///
     /// # Examples
     ///
     /// ```
