@@ -80,7 +80,8 @@ impl<T: Scalar> Array<T> {
     /// assert_eq!(a.len(), 10);
     /// let squares = Array::new((1..=3u64).map(|x| x * x))?;
     /// assert_eq!(squares.to_vec(), [1, 4, 9]);
-    /// let b = Array::new(&[1.5f64, 2.5])?; // a slice's items, copied
+    /// let v = vec![1.5f64, 2.5];
+    /// let b = Array::<f64>::new(&v)?; // a slice's items, copied
     /// assert_eq!(b.get(1)?, 2.5);
     /// # Ok::<(), paralelo::Error>(())
     /// ```
