@@ -64,10 +64,12 @@ pub enum ErrorKind {
 /// assert!(err.to_string().contains("división por cero"));
 /// # Ok::<(), paralelo::Error>(())
 /// ```
+#[derive(Clone)]
 pub struct Error {
     kind: ErrorKind,
     message: String,
-    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    /// Shared, so that an error can be cloned (an `AsyncResult`'s `get` may be repeated).
+    source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 /// `Result<T, paralelo::Error>`.
@@ -83,6 +85,11 @@ pub struct Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// A copy with the same kind, message and source.
+    pub(crate) fn duplicate(&self) -> Error {
+        self.clone()
+    }
+
     /// An error of `kind` with a message.
     ///
     /// # Examples
@@ -106,7 +113,7 @@ impl Error {
         mut self,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
-        self.source = Some(Box::new(source));
+        self.source = Some(std::sync::Arc::new(source));
         self
     }
 

@@ -59,6 +59,16 @@
 //! # Ok::<(), paralelo::Error>(())
 //! ```
 //!
+//! ### Process pools: which tasks keep a worker
+//!
+//! On [`Pool::processes`], a task that captures nothing (a function, a `|| …` with no
+//! captured variable) runs on a **persistent worker**, as Python's do: its memory stays
+//! from task to task. A closure that captures something runs in a **fresh fork** that has
+//! the parent's memory as of that moment. Choose instead with
+//! [`PoolBuilder::fresh_process_per_task`] or [`PoolBuilder::maxtasksperchild`]. Dropping a
+//! pool waits for its queued work; [`Pool::scope`] terminates on the way out, like Python's
+//! `with Pool() as pool:`.
+//!
 //! ## Errors, not hangs
 //!
 //! Every fallible call returns [`Result`]. A task that panics comes back as that task's
@@ -86,6 +96,7 @@ mod error;
 pub mod interrupt;
 mod ipc;
 mod manager;
+mod map_items;
 mod par;
 mod pool;
 mod process;
@@ -98,14 +109,15 @@ mod table;
 pub mod timing;
 
 pub use error::{Error, ErrorKind, Result};
-pub use ipc::{Connection, JoinableQueue, Pipe, Queue};
+pub use ipc::{Connection, IntoMessage, JoinableQueue, Pipe, Queue};
 pub use manager::{DictProxy, ListProxy, Manager};
+pub use map_items::MapItems;
 pub use par::{par_for_each, par_map, par_starmap};
 pub use pool::{
     AsyncResult, Imap, ImapUnordered, Pool, PoolBuilder, ProcessImap, Processes, Threads,
 };
 pub use process::{
-    Process, ProcessInfo, cpu_count, current_cpu, current_process, log_to_stderr,
+    ExitOutcome, Process, ProcessInfo, cpu_count, current_cpu, current_process, log_to_stderr,
     machine_cpu_count, physical_cpu_count, set_cpu_affinity,
 };
 pub use shared::{Array, Scalar, Value};

@@ -116,13 +116,21 @@ fn get_timeout_expires_and_the_value_is_still_obtainable() {
 }
 
 #[test]
-fn a_value_taken_by_get_timeout_is_not_given_twice() {
+fn get_after_get_timeout_gives_the_value_again_as_in_python() {
+    // Issue 16: Python's get() may be repeated; it used to be AlreadyTaken here.
     let pool = Pool::new(1).unwrap();
     let task = pool.apply_async(|| 5).unwrap();
     task.wait();
     assert_eq!(task.get_timeout(Duration::from_secs(60)).unwrap(), 5);
     assert!(task.successful().unwrap());
-    assert_eq!(task.get().unwrap_err().kind(), ErrorKind::AlreadyTaken);
+    assert_eq!(task.get().unwrap(), 5);
+    assert_eq!(task.get().unwrap(), 5);
+    let failed = pool.apply_async(|| -> u8 { panic!("otra vez") }).unwrap();
+    for _ in 0..2 {
+        let err = failed.get().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TaskPanicked);
+        assert!(err.to_string().contains("otra vez"), "{err}");
+    }
 }
 
 #[test]

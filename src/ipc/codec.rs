@@ -13,12 +13,22 @@ use crate::{Error, ErrorKind, Result};
 
 /// Appends the encoding of `value` to `out`.
 pub(crate) fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<()> {
+    encode_into_as(value, out, || std::any::type_name::<T>().to_owned())
+}
+
+/// As [`encode_into`], naming the type as `shown()` in an error (the user's type, not an
+/// internal wrapper that encodes it).
+pub(crate) fn encode_into_as<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+    shown: impl FnOnce() -> String,
+) -> Result<()> {
     bincode::serialize_into(out, value).map_err(|e| {
         Error::new(
             ErrorKind::Serialization,
             format!(
                 "could not encode a {} to send it to another process: {e}",
-                std::any::type_name::<T>()
+                shown()
             ),
         )
         .with_source(e)

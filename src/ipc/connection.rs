@@ -8,6 +8,7 @@
 
 use std::marker::PhantomData;
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -15,8 +16,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::codec;
+use super::end_holders::EndHolders;
 use super::frame_socket::{FrameSocket, disconnected};
 use super::ring::Ring;
+use crate::sys::PerProcess;
 use crate::{Error, ErrorKind, Result};
 
 /// The largest message a connection carries (Python's limit is 2 GiB - 1 too).
@@ -44,6 +47,9 @@ const ON_SOCKET: u8 = 1;
 /// can have a timeout.
 ///
 /// Each end is meant to be used by one thread at a time (a second one waits its turn).
+/// A child forked while another thread of its parent was inside a method of this end gets
+/// an end of its own state (nothing of the parent's half-done call, no lock held for
+/// ever).
 ///
 /// # Examples
 ///
@@ -61,25 +67,33 @@ const ON_SOCKET: u8 = 1;
 /// ```
 pub struct Connection<T> {
     socket: FrameSocket,
+    /// Which processes hold each end: the peer is gone when none of its holders lives.
+    holders: EndHolders,
+    /// Set by [`close`](Self::close).
+    closed: AtomicBool,
     /// The ring this end reads (None: write-only end).
     inbox: Option<Ring>,
     /// The ring this end writes (None: read-only end).
     outbox: Option<Ring>,
-    /// Held while receiving.
-    receiving: Mutex<Receiving>,
+    /// Held while receiving (one per process: see [`PerProcess`]).
+    receiving: PerProcess<Mutex<Receiving>>,
     /// Held while sending (keeps ring and socket in the same order).
-    sending: Mutex<Sending>,
+    sending: PerProcess<Mutex<Sending>>,
     _type: PhantomData<fn(T) -> T>,
 }
 
 /// The sender's state: the encoding buffer, and when the peer was last seen alive (on
 /// the coarse clock).
+#[derive(Default)]
 struct Sending {
     frame: Vec<u8>,
     checked: Option<Duration>,
+    /// When the holder table was last read (less often: it costs a scan).
+    holders_checked: Option<Duration>,
 }
 
 /// The receiver's state.
+#[derive(Default)]
 struct Receiving {
     /// True when a marker said the next message is on the socket but it has not been
     /// read yet (a timeout came first).
@@ -102,21 +116,87 @@ fn coarse_now() -> Option<Duration> {
 const SENDER_CHECK: Duration = Duration::from_millis(1);
 
 impl<T> Connection<T> {
-    pub(crate) fn new(socket: UnixStream, inbox: Option<Ring>, outbox: Option<Ring>) -> Self {
+    pub(crate) fn new(
+        socket: UnixStream,
+        holders: EndHolders,
+        inbox: Option<Ring>,
+        outbox: Option<Ring>,
+    ) -> Self {
         Connection {
             socket: FrameSocket::new(socket),
+            holders,
+            closed: AtomicBool::new(false),
             inbox,
             outbox,
-            receiving: Mutex::new(Receiving {
-                on_socket: false,
-                buf: Vec::new(),
-            }),
-            sending: Mutex::new(Sending {
-                frame: Vec::with_capacity(256),
-                checked: None,
-            }),
+            receiving: PerProcess::default(),
+            sending: PerProcess::default(),
             _type: PhantomData,
         }
+    }
+
+    /// Fails once this end is closed; otherwise lists this process as a holder.
+    fn open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                "this connection is closed (close() was called on it)",
+            ));
+        }
+        self.holders.enlist();
+        Ok(())
+    }
+
+    /// True once the other end is closed (or dropped) in every process that held it.
+    fn peer_gone(&self) -> bool {
+        self.socket.peer_gone() || self.holders.peer_gone()
+    }
+
+    /// Closes this end (Python's `close()`): in this process, `send` and `recv` fail from
+    /// now on, and once no other process holds it, its peer sees end of file. Dropping the
+    /// end does the same. Closing twice is harmless.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let (mine, theirs) = Pipe::<u32>::new()?;
+    /// let p = Process::new(move || {
+    ///     for v in 1..=3 {
+    ///         theirs.send(v).unwrap();
+    ///     }
+    ///     theirs.close(); // the parent's loop ends here, not when this process does
+    /// });
+    /// p.start()?;
+    /// let mut got = Vec::new();
+    /// while let Ok(v) = mine.recv() {
+    ///     got.push(v);
+    /// }
+    /// assert_eq!(got, [1, 2, 3]);
+    /// p.join()?;
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    pub fn close(&self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            self.holders.leave(false);
+        }
+    }
+
+    /// True once [`close`](Self::close) was called on this end (Python's `closed`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let (a, _b) = Pipe::<u8>::new()?;
+    /// assert!(!a.closed());
+    /// a.close();
+    /// assert!(a.closed());
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    pub fn closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 
     fn inbox(&self) -> Result<&Ring> {
@@ -130,21 +210,56 @@ impl<T> Connection<T> {
 
     fn receiving(&self) -> MutexGuard<'_, Receiving> {
         // A flag and a scratch buffer: a panic cannot leave them inconsistent.
-        self.receiving.lock().unwrap_or_else(|p| p.into_inner())
+        self.receiving
+            .get()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The receiver's state, waiting for another thread's `recv` at most until
+    /// `deadline`: a `recv_timeout` or `poll` keeps its timeout while a `recv` blocks.
+    fn receiving_until(&self, deadline: Option<Instant>) -> Result<MutexGuard<'_, Receiving>> {
+        let Some(deadline) = deadline else {
+            return Ok(self.receiving());
+        };
+        let mut nap = Duration::from_micros(20);
+        loop {
+            match self.receiving.get().try_lock() {
+                Ok(state) => return Ok(state),
+                Err(std::sync::TryLockError::Poisoned(p)) => return Ok(p.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    "nothing arrived before the timeout (another thread was receiving on this \
+                     end)",
+                ));
+            }
+            std::thread::sleep(nap.min(deadline - now));
+            nap = (nap * 2).min(Duration::from_millis(5));
+        }
     }
 
     /// Puts `bytes` in the outbox, waiting for room while the peer lives.
-    fn push(&self, ring: &Ring, bytes: &[u8], checked: &mut Option<Duration>) -> Result<()> {
+    fn push(&self, ring: &Ring, bytes: &[u8], sending: &mut Sending) -> Result<()> {
         let now = coarse_now();
-        let due = match (now, *checked) {
-            (Some(now), Some(at)) => now.saturating_sub(at) >= SENDER_CHECK,
+        let due = |at: Option<Duration>, every: Duration| match (now, at) {
+            (Some(now), Some(at)) => now.saturating_sub(at) >= every,
             _ => true,
         };
-        if due {
+        if due(sending.checked, SENDER_CHECK) {
             if self.socket.peer_gone() {
                 return Err(disconnected());
             }
-            *checked = now;
+            sending.checked = now;
+        }
+        if due(sending.holders_checked, CHECK_EVERY) {
+            if self.holders.peer_gone() {
+                return Err(disconnected());
+            }
+            sending.holders_checked = now;
         }
         // The fast path: no clock read, no system call.
         if let Some(writer) = ring.try_lock_writer()? {
@@ -158,7 +273,7 @@ impl<T> Connection<T> {
                 .lock_writer(Some(slice))
                 .and_then(|writer| writer.push(&[bytes], Some(slice), true));
             match pushed {
-                Err(e) if e.is_timeout() && self.socket.peer_gone() => return Err(disconnected()),
+                Err(e) if e.is_timeout() && self.peer_gone() => return Err(disconnected()),
                 Err(e) if e.is_timeout() => continue,
                 other => return other,
             }
@@ -166,7 +281,13 @@ impl<T> Connection<T> {
     }
 
     fn send_bytes(&self, sending: &mut Sending) -> Result<()> {
-        let Sending { frame, checked } = sending;
+        let frame = std::mem::take(&mut sending.frame);
+        let sent = self.send_frame_bytes(&frame, sending);
+        sending.frame = frame;
+        sent
+    }
+
+    fn send_frame_bytes(&self, frame: &[u8], sending: &mut Sending) -> Result<()> {
         let ring = self.outbox.as_ref().ok_or_else(|| {
             Error::new(
                 ErrorKind::InvalidState,
@@ -181,11 +302,11 @@ impl<T> Connection<T> {
             ));
         }
         if len <= INLINE_MAX {
-            frame[0] = INLINE;
-            return self.push(ring, frame, checked);
+            return self.push(ring, frame, sending);
         }
-        self.push(ring, &[ON_SOCKET], checked)?;
-        self.socket.send_frame(&frame[1..])
+        self.push(ring, &[ON_SOCKET], sending)?;
+        self.socket
+            .send_frame(&frame[1..], &|| self.holders.peer_gone())
     }
 
     /// Waits for the next message and hands its bytes to `f`.
@@ -195,10 +316,12 @@ impl<T> Connection<T> {
         f: impl FnOnce(&[u8]) -> Result<R>,
     ) -> Result<R> {
         let ring = self.inbox()?;
-        let mut state = self.receiving();
+        self.open()?;
+        let gone = || self.holders.peer_gone();
+        let mut state = self.receiving_until(deadline)?;
         let state = &mut *state;
         if state.on_socket {
-            let body = self.socket.recv_frame(deadline)?;
+            let body = self.socket.recv_frame(deadline, &gone)?;
             state.on_socket = false;
             return f(&body);
         }
@@ -222,7 +345,7 @@ impl<T> Connection<T> {
             match waited {
                 Ok(()) => popped = true,
                 Err(e) if e.is_timeout() => {
-                    if self.socket.peer_gone() {
+                    if self.peer_gone() {
                         // Whatever the peer sent before it went is still delivered.
                         match ring.try_lock_reader()? {
                             Some(reader) if reader.try_pop_into(&mut state.buf)? => popped = true,
@@ -243,7 +366,7 @@ impl<T> Connection<T> {
             Some((&INLINE, body)) => f(body),
             Some((&ON_SOCKET, _)) => {
                 state.on_socket = true;
-                let body = self.socket.recv_frame(deadline)?;
+                let body = self.socket.recv_frame(deadline, &gone)?;
                 state.on_socket = false;
                 f(&body)
             }
@@ -256,13 +379,17 @@ impl<T> Connection<T> {
 
     fn poll_ready(&self, timeout: Duration) -> Result<bool> {
         let ring = self.inbox()?;
-        if self.receiving().on_socket {
-            return Ok(true);
-        }
+        self.open()?;
         let deadline = Instant::now() + timeout;
+        match self.receiving_until(Some(deadline)) {
+            Ok(state) if state.on_socket => return Ok(true),
+            Ok(_) => {}
+            Err(e) if e.is_timeout() => return Ok(false),
+            Err(e) => return Err(e),
+        }
         loop {
             let slice = deadline.min(Instant::now() + CHECK_EVERY);
-            if ring.wait_nonempty(slice)? || self.socket.peer_gone() {
+            if ring.wait_nonempty(slice)? || self.peer_gone() {
                 return Ok(true); // a message, or the end of file, is ready
             }
             if Instant::now() >= deadline {
@@ -294,11 +421,12 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
     /// [`ErrorKind::Serialization`] when `value` cannot be encoded (nothing is sent then);
     /// [`ErrorKind::Disconnected`] when the other end is closed; [`ErrorKind::InvalidState`]
     /// on the read-only end of a one-way pipe.
-    pub fn send(&self, value: impl std::borrow::Borrow<T>) -> Result<()> {
-        let mut sending = self.sending.lock().unwrap_or_else(|p| p.into_inner());
+    pub fn send(&self, value: impl super::IntoMessage<T>) -> Result<()> {
+        self.open()?;
+        let mut sending = self.sending.get().lock().unwrap_or_else(|p| p.into_inner());
         sending.frame.clear();
         sending.frame.push(INLINE);
-        codec::encode_into(value.borrow(), &mut sending.frame)?;
+        value.with_message(|value| codec::encode_into(value, &mut sending.frame))?;
         self.send_bytes(&mut sending)
     }
 
@@ -371,11 +499,22 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
     }
 }
 
+impl<T> Drop for Connection<T> {
+    fn drop(&mut self) {
+        if !self.closed.load(Ordering::Acquire) {
+            // Dropped while a task that moved it is handed to a forked child: it is the
+            // child's now (see `end_holders`); otherwise this process lets it go.
+            self.holders.leave(true);
+        }
+    }
+}
+
 impl<T> std::fmt::Debug for Connection<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
             .field("readable", &self.inbox.is_some())
             .field("writable", &self.outbox.is_some())
+            .field("closed", &self.closed())
             .finish()
     }
 }

@@ -5,6 +5,8 @@ use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Mutex;
+
+use crate::sys::PerProcess;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -34,14 +36,19 @@ pub(crate) fn disconnected() -> Error {
 /// One end of a socket pair carrying `[u32 length][bytes]` frames.
 pub(crate) struct FrameSocket {
     socket: UnixStream,
-    read: Mutex<ReadBuf>,
+    /// One per process: a child forked mid-read must not inherit a locked buffer.
+    read: PerProcess<Mutex<ReadBuf>>,
 }
+
+/// How often a socket wait checks whether the peer's holders are all gone (a copy of the
+/// peer's socket inherited by a process that never uses it keeps the socket open).
+const CHECK_EVERY: Duration = Duration::from_millis(50);
 
 impl FrameSocket {
     pub(crate) fn new(socket: UnixStream) -> Self {
         FrameSocket {
             socket,
-            read: Mutex::new(ReadBuf::default()),
+            read: PerProcess::default(),
         }
     }
 
@@ -50,8 +57,9 @@ impl FrameSocket {
         crate::sys::peer_closed(self.socket.as_fd())
     }
 
-    /// Sends one frame (the caller serialises senders).
-    pub(crate) fn send_frame(&self, body: &[u8]) -> Result<()> {
+    /// Sends one frame (the caller serialises senders), waiting while the socket is full
+    /// unless `gone` says nobody can read it any more.
+    pub(crate) fn send_frame(&self, body: &[u8], gone: &dyn Fn() -> bool) -> Result<()> {
         let header = (body.len() as u32).to_le_bytes();
         for part in [&header[..], body] {
             let mut sent = 0;
@@ -59,10 +67,15 @@ impl FrameSocket {
                 match send(
                     self.socket.as_raw_fd(),
                     &part[sent..],
-                    MsgFlags::MSG_NOSIGNAL,
+                    MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT,
                 ) {
                     Ok(n) => sent += n,
                     Err(Errno::EINTR) => {}
+                    Err(Errno::EAGAIN) => {
+                        if !self.wait_for(PollFlags::POLLOUT, CHECK_EVERY)? && gone() {
+                            return Err(disconnected());
+                        }
+                    }
                     Err(Errno::EPIPE | Errno::ECONNRESET) => return Err(disconnected()),
                     Err(errno) => return Err(Error::os("send", errno)),
                 }
@@ -71,10 +84,10 @@ impl FrameSocket {
         Ok(())
     }
 
-    /// Waits up to `left` for the socket to be readable. False on timeout.
-    fn wait_readable(&self, left: Duration) -> Result<bool> {
+    /// Waits up to `left` for the socket to be ready for `what`. False on timeout.
+    fn wait_for(&self, what: PollFlags, left: Duration) -> Result<bool> {
         let ms = left.as_millis().min(i32::MAX as u128) as i32;
-        let mut fds = [PollFd::new(self.socket.as_fd(), PollFlags::POLLIN)];
+        let mut fds = [PollFd::new(self.socket.as_fd(), what)];
         match poll(
             &mut fds,
             PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
@@ -86,19 +99,28 @@ impl FrameSocket {
     }
 
     /// Makes sure `need` bytes are buffered, reading until `deadline`. False on timeout.
-    fn fill(&self, buf: &mut ReadBuf, need: usize, deadline: Option<Instant>) -> Result<bool> {
+    fn fill(
+        &self,
+        buf: &mut ReadBuf,
+        need: usize,
+        deadline: Option<Instant>,
+        gone: &dyn Fn() -> bool,
+    ) -> Result<bool> {
         loop {
             if buf.end - buf.start >= need {
                 return Ok(true);
             }
-            if let Some(deadline) = deadline {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if !self.wait_readable(left)? {
-                    if Instant::now() >= deadline {
-                        return Ok(false);
-                    }
-                    continue;
+            let left = deadline.map_or(CHECK_EVERY, |d| {
+                d.saturating_duration_since(Instant::now()).min(CHECK_EVERY)
+            });
+            if !self.wait_for(PollFlags::POLLIN, left)? {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Ok(false);
                 }
+                if gone() {
+                    return Err(disconnected());
+                }
+                continue;
             }
             // Room for the rest of the frame and a read-ahead, without zeroing or moving
             // bytes on every read.
@@ -122,22 +144,26 @@ impl FrameSocket {
 
     /// Receives one frame, waiting until `deadline`. On a timeout, what arrived of the
     /// frame stays buffered for the next call.
-    pub(crate) fn recv_frame(&self, deadline: Option<Instant>) -> Result<Vec<u8>> {
+    pub(crate) fn recv_frame(
+        &self,
+        deadline: Option<Instant>,
+        gone: &dyn Fn() -> bool,
+    ) -> Result<Vec<u8>> {
         // A panic while holding it leaves the buffer at a frame boundary or empty.
-        let mut buf = self.read.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buf = self.read.get().lock().unwrap_or_else(|p| p.into_inner());
         let late = || {
             Error::new(
                 ErrorKind::Timeout,
                 "a message did not arrive before the timeout",
             )
         };
-        if !self.fill(&mut buf, 4, deadline)? {
+        if !self.fill(&mut buf, 4, deadline, gone)? {
             return Err(late());
         }
         let start = buf.start;
         let len = u32::from_le_bytes(buf.bytes[start..start + 4].try_into().expect("4 bytes"));
         let len = len as usize;
-        if !self.fill(&mut buf, 4 + len, deadline)? {
+        if !self.fill(&mut buf, 4 + len, deadline, gone)? {
             return Err(late());
         }
         // `fill` may have moved the buffered bytes to the front: read the start again.

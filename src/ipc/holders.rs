@@ -12,11 +12,11 @@
 //! process, or a process forked by other means than paralelo only make `get` wait, as it
 //! did before.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::Result;
-use crate::sys::SharedRegion;
+use crate::sys::{PerProcess, SharedRegion};
 
 const PENDING: usize = 0;
 const OVERFLOW: usize = 8;
@@ -57,7 +57,7 @@ fn register(region: &SharedRegion, pid: u32) {
 }
 
 /// True while `pid` runs (a zombie has ended: it only waits to be reaped).
-fn alive(pid: u32) -> bool {
+pub(crate) fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => !matches!(
             stat.rsplit(')')
@@ -73,11 +73,61 @@ fn alive(pid: u32) -> bool {
 }
 
 /// One queue's holder table, and this process's count of its handles.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct Holders {
     region: Arc<SharedRegion>,
-    /// One clone per handle of the queue in this process.
-    handles: Arc<()>,
+    /// Handles made in each process (per process: a child's copy of its parent's count
+    /// would count handles the child cannot reach). The creator counts all of its own.
+    handles: Arc<PerProcess<AtomicIsize>>,
+    /// The process that made the queue.
+    creator: u32,
+    /// The process this handle last made sure is listed (saves a scan per message).
+    listed_as: AtomicU32,
+}
+
+impl Clone for Holders {
+    fn clone(&self) -> Self {
+        self.handles.get().fetch_add(1, Ordering::SeqCst);
+        Holders {
+            region: self.region.clone(),
+            handles: self.handles.clone(),
+            creator: self.creator,
+            listed_as: AtomicU32::new(self.listed_as.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+impl Drop for Holders {
+    fn drop(&mut self) {
+        // A handle dropped while a forked task's closure is handed to the child: the
+        // child holds the queue now (see `ipc::end_holders::handing_over_to`).
+        let to = super::end_holders::handing_to();
+        if to != 0 {
+            list(&self.region, to);
+        }
+        let left = self.handles.get().fetch_sub(1, Ordering::SeqCst) - 1;
+        let me = crate::sys::current_pid();
+        if left <= 0 && me == self.creator {
+            // The creator's last handle: it holds the queue no more (a consumer child
+            // may see the end once the other holders are gone).
+            for i in 0..SLOTS {
+                let _ = slot(&self.region, i).compare_exchange(
+                    me,
+                    0,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                );
+            }
+        }
+    }
+}
+
+/// Lists `pid` as a holder (once) and marks the queue as shared between processes.
+fn list(region: &SharedRegion, pid: u32) {
+    if !(0..SLOTS).any(|i| slot(region, i).load(Ordering::SeqCst) == pid) {
+        register(region, pid);
+    }
+    region.u64_at(SHARED).store(1, Ordering::SeqCst);
 }
 
 impl Holders {
@@ -88,10 +138,36 @@ impl Holders {
         let mut live = live();
         live.retain(|w| w.strong_count() > 0);
         live.push(Arc::downgrade(&region));
+        let handles = Arc::new(PerProcess::<AtomicIsize>::new());
+        handles.get().store(1, Ordering::SeqCst);
         Ok(Holders {
             region,
-            handles: Arc::new(()),
+            handles,
+            creator: crate::sys::current_pid(),
+            listed_as: AtomicU32::new(crate::sys::current_pid()),
         })
+    }
+
+    /// Makes sure this process is listed: it is about to use the queue (it may have
+    /// reached it through an `Arc` or a static, which no hand-over sees).
+    pub(crate) fn enlist(&self) {
+        let me = crate::sys::current_pid();
+        if self.listed_as.load(Ordering::Relaxed) != me {
+            list(&self.region, me);
+            self.listed_as.store(me, Ordering::Relaxed);
+        }
+    }
+
+    /// Other handles of the queue in this process, besides the caller's: all but one in
+    /// its creator; in a forked child, those it made (clones given to its threads), the
+    /// handle it was given being the caller's.
+    fn others_here(&self) -> isize {
+        let made_here = self.handles.get().load(Ordering::SeqCst);
+        if crate::sys::current_pid() == self.creator {
+            made_here - 1
+        } else {
+            made_here
+        }
     }
 
     /// True when nothing more can ever be put by anyone but this caller: the queue was
@@ -99,7 +175,7 @@ impl Holders {
     /// every other holder process gone.
     pub(crate) fn others_gone(&self) -> bool {
         if self.region.u64_at(SHARED).load(Ordering::SeqCst) == 0
-            || Arc::strong_count(&self.handles) > 1
+            || self.others_here() > 0
             || pending(&self.region).load(Ordering::SeqCst) > 0
             || self.region.u64_at(OVERFLOW).load(Ordering::SeqCst) != 0
         {
@@ -145,17 +221,32 @@ pub(crate) fn prepare_fork() -> ForkInProgress {
     ForkInProgress { live, regions }
 }
 
-impl ForkInProgress {
-    /// In the parent: the child `pid` holds every live queue (`None`: the fork failed).
-    pub(crate) fn parent(self, pid: Option<u32>) {
+/// In the parent after `fork`: every live queue still counts the fork as pending (so no
+/// `get` ends for lack of holders) until [`ForkDone::finish`], after the task's closure was
+/// handed to the child.
+pub(crate) struct ForkDone {
+    regions: Vec<Arc<SharedRegion>>,
+}
+
+impl ForkDone {
+    /// The child now holds the queues its task was given (a handle dropped during the
+    /// hand-over, or one it uses): the fork is no longer pending.
+    pub(crate) fn finish(self) {
         for r in &self.regions {
-            if let Some(pid) = pid {
-                register(r, pid);
-                r.u64_at(SHARED).store(1, Ordering::SeqCst);
-            }
             pending(r).fetch_sub(1, Ordering::SeqCst);
         }
+    }
+}
+
+impl ForkInProgress {
+    /// In the parent: releases the registry's lock. A child is not listed as a holder of
+    /// every live queue (a bystander child would keep a consumer waiting for ever); it is
+    /// listed for the queues handed to it or that it uses.
+    pub(crate) fn parent(self) -> ForkDone {
         drop(self.live);
+        ForkDone {
+            regions: self.regions,
+        }
     }
 
     /// In the child: releases the child's copy of the registry lock. The parent does the

@@ -1,6 +1,6 @@
 //! `JoinableQueue<T>`: a [`Queue`] that counts unfinished items.
 
-use std::borrow::Borrow;
+use super::IntoMessage;
 use std::ops::Deref;
 use std::time::{Duration, Instant};
 
@@ -121,7 +121,7 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     /// # Errors
     ///
     /// As [`Queue::put`].
-    pub fn put(&self, item: impl Borrow<T>) -> Result<()> {
+    pub fn put(&self, item: impl IntoMessage<T>) -> Result<()> {
         self.queue.put(item)
     }
 

@@ -5,6 +5,7 @@ use std::os::unix::net::UnixStream;
 
 use super::Connection;
 use super::connection::RING_BYTES;
+use super::end_holders::EndHolders;
 use super::ring::Ring;
 use crate::Result;
 
@@ -13,7 +14,14 @@ use crate::Result;
 /// Typed: both ends carry values of type `T`, encoded with serde. Create the pipe before
 /// starting the process, move one end into the process's closure and keep the other: the
 /// parent's copy of the moved end is closed at `start`, so when the child ends, the parent's
-/// `recv` returns an end-of-file error instead of waiting for ever.
+/// `recv` returns an end-of-file error instead of waiting for ever. End of file comes when
+/// every process that holds the other end has dropped it, closed it
+/// ([`Connection::close`]) or ended. A process holds an end that it created, that was
+/// moved into its closure, or that it has used; the copies every forked child inherits of
+/// the ends it was not given do not count (an echo child sees end of file when its
+/// parent drops its end, a reader started before its sibling writer when the writer
+/// ends). An end shared with a child through an `Arc` counts as the child's once the child
+/// has used it: keep yours until then.
 ///
 /// # Examples
 ///
@@ -59,9 +67,10 @@ impl<T> Pipe<T> {
         let (a, b) = UnixStream::pair()?;
         let a_to_b = Ring::new(0, RING_BYTES)?;
         let b_to_a = Ring::new(0, RING_BYTES)?;
+        let (holds_a, holds_b) = EndHolders::pair()?;
         Ok((
-            Connection::new(a, Some(b_to_a.clone()), Some(a_to_b.clone())),
-            Connection::new(b, Some(a_to_b), Some(b_to_a)),
+            Connection::new(a, holds_a, Some(b_to_a.clone()), Some(a_to_b.clone())),
+            Connection::new(b, holds_b, Some(a_to_b), Some(b_to_a)),
         ))
     }
 
@@ -86,9 +95,10 @@ impl<T> Pipe<T> {
     pub fn one_way() -> Result<(Connection<T>, Connection<T>)> {
         let (r, w) = UnixStream::pair()?;
         let ring = Ring::new(0, RING_BYTES)?;
+        let (holds_r, holds_w) = EndHolders::pair()?;
         Ok((
-            Connection::new(r, Some(ring.clone()), None),
-            Connection::new(w, None, Some(ring)),
+            Connection::new(r, holds_r, Some(ring.clone()), None),
+            Connection::new(w, holds_w, None, Some(ring)),
         ))
     }
 }

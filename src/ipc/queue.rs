@@ -1,6 +1,6 @@
 //! `Queue<T>`: a FIFO queue shared by processes and threads.
 
-use std::borrow::Borrow;
+use super::IntoMessage;
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::thread::LocalKey;
@@ -151,6 +151,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     fn put_until(&self, item: &T, deadline: Option<Instant>) -> Result<()> {
+        self.holders.enlist();
         with_buffer(&ENCODE, |frame| {
             frame.clear();
             frame.push(0); // reserved for the part tag
@@ -160,6 +161,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     fn get_until(&self, deadline: Option<Instant>) -> Result<T> {
+        self.holders.enlist();
         let nobody_else = || self.holders.others_gone();
         with_buffer(&DECODE, |buf| {
             let start = parts::get(&self.ring, deadline, &nobody_else, buf)?;
@@ -186,8 +188,8 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// (nothing is put); [`ErrorKind::InvalidArgument`](crate::ErrorKind) when it is larger
     /// than the queue's buffer; [`ErrorKind::Disconnected`](crate::ErrorKind) after
     /// [`close`](Self::close).
-    pub fn put(&self, item: impl Borrow<T>) -> Result<()> {
-        self.put_until(item.borrow(), None)
+    pub fn put(&self, item: impl IntoMessage<T>) -> Result<()> {
+        item.with_message(|item| self.put_until(item, None))
     }
 
     /// Like [`put`](Self::put), waiting at most `timeout` for room.
@@ -207,8 +209,8 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     ///
     /// [`ErrorKind::Timeout`](crate::ErrorKind) when the queue stayed full (Python's
     /// `queue.Full`), or any error of [`put`](Self::put).
-    pub fn put_timeout(&self, item: impl Borrow<T>, timeout: Duration) -> Result<()> {
-        self.put_until(item.borrow(), Some(Instant::now() + timeout))
+    pub fn put_timeout(&self, item: impl IntoMessage<T>, timeout: Duration) -> Result<()> {
+        item.with_message(|item| self.put_until(item, Some(Instant::now() + timeout)))
     }
 
     /// Takes the first item, waiting until there is one (Python's `get`).

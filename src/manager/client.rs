@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::wire::{self, Reply, Request};
+use crate::sys::PerProcess;
 use crate::{Error, ErrorKind, Result};
 
 /// Where the manager listens (an abstract Unix socket: nothing on disk) and the key that
@@ -19,11 +20,14 @@ pub(crate) struct Address {
 }
 
 /// A lazily opened connection. A forked child opens its own: two processes writing to one
-/// inherited socket would mix their messages.
+/// inherited socket would mix their messages. Its lock is per process too
+/// ([`PerProcess`]): a child forked while a thread of the parent was inside a call must
+/// not find the lock held for ever (the parent's connection it never touches: it is
+/// leaked there, neither used nor closed).
 #[derive(Debug)]
 pub(crate) struct Client {
     address: Arc<Address>,
-    conn: Mutex<Option<(u32, UnixStream)>>,
+    conn: PerProcess<Mutex<Option<UnixStream>>>,
 }
 
 impl Clone for Client {
@@ -36,7 +40,7 @@ impl Client {
     pub(crate) fn new(address: Arc<Address>) -> Self {
         Client {
             address,
-            conn: Mutex::new(None),
+            conn: PerProcess::new(),
         }
     }
 
@@ -56,19 +60,11 @@ impl Client {
 
     /// Sends `request` and waits for the reply.
     pub(crate) fn call(&self, request: &Request) -> Result<Reply> {
-        let me = std::process::id();
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        if conn.as_ref().is_none_or(|(pid, _)| *pid != me) {
-            // A connection inherited from the parent is forgotten, not closed: the parent
-            // still uses it (closing our copy would not disturb it either way).
-            if let Some((pid, stream)) = conn.take() {
-                if pid != me {
-                    std::mem::forget(stream);
-                }
-            }
-            *conn = Some((me, self.connect()?));
+        let mut conn = self.conn.get().lock().unwrap_or_else(|p| p.into_inner());
+        if conn.is_none() {
+            *conn = Some(self.connect()?);
         }
-        let Some((_, stream)) = conn.as_mut() else {
+        let Some(stream) = conn.as_mut() else {
             unreachable!("connected above")
         };
         let outcome = wire::send(stream, request).and_then(|()| wire::recv::<Reply>(stream));

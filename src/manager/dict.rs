@@ -233,4 +233,35 @@ where
             other => Err(unexpected(other)),
         }
     }
+
+    /// Inserts every pair of `pairs`, in one step (Python's `update`): a key already
+    /// there gets the new value; another process sees all the changes or none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let d = manager.dict::<String, u32>()?;
+    /// d.insert("a".to_string(), 1)?;
+    /// d.update([("a".to_string(), 10), ("b".to_string(), 2)])?;
+    /// assert_eq!(d.items()?, [("a".to_string(), 10), ("b".to_string(), 2)]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Disconnected`](crate::ErrorKind) when the manager is gone;
+    /// [`ErrorKind::Serialization`](crate::ErrorKind) when a key or value cannot be encoded.
+    pub fn update(&self, pairs: impl IntoIterator<Item = (K, V)>) -> Result<()> {
+        let pairs = pairs
+            .into_iter()
+            .map(|(k, v)| Ok((encode(&k)?, encode(&v)?)))
+            .collect::<Result<_>>()?;
+        match self.client.call(&Request::InsertMany(self.id, pairs))? {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
 }

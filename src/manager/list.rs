@@ -231,4 +231,125 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
             other => Err(unexpected(other)),
         }
     }
+
+    /// Appends every item of `items`, in one step (Python's `extend`): another process
+    /// sees all of them or none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let l = manager.list::<i32>()?;
+    /// l.extend(1..=3)?;
+    /// l.extend([10, 20])?;
+    /// assert_eq!(l.to_vec()?, [1, 2, 3, 10, 20]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`append`](Self::append).
+    pub fn extend(&self, items: impl IntoIterator<Item = T>) -> Result<()> {
+        let items = items
+            .into_iter()
+            .map(|v| encode(&v))
+            .collect::<Result<_>>()?;
+        match self.client.call(&Request::Extend(self.id, items))? {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Reverses the list in place (Python's `reverse`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let l = manager.list_from([1, 2, 3])?;
+    /// l.reverse()?;
+    /// assert_eq!(l.to_vec()?, [3, 2, 1]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`len`](Self::len).
+    pub fn reverse(&self) -> Result<()> {
+        match self.client.call(&Request::Reverse(self.id))? {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Sorts the list in place (Python's `sort()`), as one step: a change made meanwhile
+    /// by another process is never lost (the sort starts again on the new items).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let l = manager.list_from(["pera", "ananá", "manzana"].map(String::from))?;
+    /// l.sort()?;
+    /// assert_eq!(l.to_vec()?, ["ananá", "manzana", "pera"]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`len`](Self::len); [`ErrorKind::Serialization`](crate::ErrorKind) when an item
+    /// does not decode as a `T`.
+    pub fn sort(&self) -> Result<()>
+    where
+        T: Ord,
+    {
+        self.sort_by(T::cmp)
+    }
+
+    /// Sorts the list in place with `compare`, as [`sort`](Self::sort) (Python's
+    /// `sort(key=…)`: `l.sort_by(|a, b| key(a).cmp(&key(b)))`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let l = manager.list_from([3, 1, 2])?;
+    /// l.sort_by(|a, b| b.cmp(a)) ?; // reverse=True
+    /// assert_eq!(l.to_vec()?, [3, 2, 1]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`sort`](Self::sort).
+    pub fn sort_by(&self, mut compare: impl FnMut(&T, &T) -> std::cmp::Ordering) -> Result<()> {
+        loop {
+            let (version, items) = match self.client.call(&Request::Snapshot(self.id))? {
+                Reply::Snapshot(version, items) => (version, items),
+                other => return Err(unexpected(other)),
+            };
+            let mut values = items
+                .iter()
+                .map(|b| decode::<T>(b))
+                .collect::<Result<Vec<T>>>()?;
+            values.sort_by(&mut compare);
+            let sorted = values.iter().map(encode).collect::<Result<_>>()?;
+            match self
+                .client
+                .call(&Request::ReplaceIf(self.id, version, sorted))?
+            {
+                Reply::Done => return Ok(()),
+                Reply::Stale => continue, // changed meanwhile: sort the new items
+                other => return Err(unexpected(other)),
+            }
+        }
+    }
 }

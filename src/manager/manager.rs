@@ -125,6 +125,60 @@ impl Manager {
         Ok(ListProxy::new(client, id))
     }
 
+    /// A new shared list holding the items of `items` (Python's `manager.list(iterable)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let l = manager.list_from(0..5)?;
+    /// assert_eq!(l.to_vec()?, [0, 1, 2, 3, 4]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Disconnected`] when the manager is gone;
+    /// [`ErrorKind::Serialization`] when an item cannot be encoded.
+    pub fn list_from<T, I>(&self, items: I) -> Result<ListProxy<T>>
+    where
+        T: Serialize + DeserializeOwned,
+        I: IntoIterator<Item = T>,
+    {
+        let list = self.list()?;
+        list.extend(items)?;
+        Ok(list)
+    }
+
+    /// A new shared dict holding the pairs of `pairs` (Python's `manager.dict(iterable)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let manager = Manager::new()?;
+    /// let d = manager.dict_from([("a".to_string(), 1), ("b".to_string(), 2)])?;
+    /// assert_eq!(d.get(&"b".to_string())?, Some(2));
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`list_from`](Self::list_from).
+    pub fn dict_from<K, V, I>(&self, pairs: I) -> Result<DictProxy<K, V>>
+    where
+        K: Serialize + DeserializeOwned,
+        V: Serialize + DeserializeOwned,
+        I: IntoIterator<Item = (K, V)>,
+    {
+        let dict = self.dict()?;
+        dict.update(pairs)?;
+        Ok(dict)
+    }
+
     /// A new, empty shared dict (Python's `manager.dict()`).
     ///
     /// # Examples

@@ -19,6 +19,8 @@ enum Object {
 pub(crate) struct Store {
     objects: Mutex<HashMap<u64, Object>>,
     next_id: Mutex<u64>,
+    /// How many times each list changed (taken after `objects`, never alone).
+    versions: Mutex<HashMap<u64, u64>>,
 }
 
 /// Serves connections until `stop` is set.
@@ -113,13 +115,58 @@ impl Store {
             | Request::Items(id)
             | Request::Insert(id, _, _)
             | Request::Lookup(id, _)
-            | Request::Remove(id, _) => *id,
+            | Request::Remove(id, _)
+            | Request::Extend(id, _)
+            | Request::Reverse(id)
+            | Request::Snapshot(id)
+            | Request::ReplaceIf(id, _, _)
+            | Request::InsertMany(id, _) => *id,
             Request::NewList | Request::NewDict => unreachable!("handled above"),
         };
         let Some(object) = objects.get_mut(&id) else {
             return Reply::Failed(format!("the manager has no object {id}"));
         };
+        let mut versions = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+        let version = versions.entry(id).or_insert(0);
+        let changes = !matches!(
+            request,
+            Request::Get(..)
+                | Request::Len(_)
+                | Request::Items(_)
+                | Request::Lookup(..)
+                | Request::Snapshot(_)
+        );
+        if let Request::ReplaceIf(_, seen, _) = &request {
+            if *seen != *version {
+                return Reply::Stale;
+            }
+        }
+        if changes {
+            *version += 1;
+        }
         match (object, request) {
+            (Object::List(l), Request::Extend(_, items)) => {
+                l.extend(items);
+                Reply::Done
+            }
+            (Object::List(l), Request::Reverse(_)) => {
+                l.reverse();
+                Reply::Done
+            }
+            (Object::List(l), Request::Snapshot(_)) => Reply::Snapshot(*version, l.clone()),
+            (Object::List(l), Request::ReplaceIf(_, _, items)) => {
+                *l = items;
+                Reply::Done
+            }
+            (Object::Dict(d), Request::InsertMany(_, pairs)) => {
+                for (k, v) in pairs {
+                    match d.iter_mut().find(|(key, _)| *key == k) {
+                        Some(entry) => entry.1 = v,
+                        None => d.push((k, v)),
+                    }
+                }
+                Reply::Done
+            }
             (Object::List(l), Request::Append(_, v)) => {
                 l.push(v);
                 Reply::Done

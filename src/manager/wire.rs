@@ -32,6 +32,16 @@ pub(crate) enum Request {
     Insert(u64, Vec<u8>, Vec<u8>),
     Lookup(u64, Vec<u8>),
     Remove(u64, Vec<u8>),
+    /// Appends every item, in one step.
+    Extend(u64, Vec<Vec<u8>>),
+    Reverse(u64),
+    /// The items with the list's version (a count of its changes).
+    Snapshot(u64),
+    /// Replaces the items if the list is still at that version (how `sort` stays atomic
+    /// although the server cannot compare encoded values).
+    ReplaceIf(u64, u64, Vec<Vec<u8>>),
+    /// Inserts every pair, in one step (Python's `dict.update`).
+    InsertMany(u64, Vec<(Vec<u8>, Vec<u8>)>),
 }
 
 /// The server's answer.
@@ -43,6 +53,9 @@ pub(crate) enum Reply {
     Len(u64),
     Items(Vec<Vec<u8>>),
     Pairs(Vec<(Vec<u8>, Vec<u8>)>),
+    Snapshot(u64, Vec<Vec<u8>>),
+    /// `ReplaceIf` found the list changed since its snapshot.
+    Stale,
     Failed(String),
 }
 

@@ -30,6 +30,10 @@ pub struct PoolBuilder {
     pub(crate) workers: Option<usize>,
     pub(crate) chunksize: Option<usize>,
     pub(crate) initializer: Option<Initializer>,
+    /// Process pools: never a persistent worker (see `fresh_process_per_task`).
+    pub(crate) fresh: bool,
+    /// Process pools: a persistent worker retires after this many tasks.
+    pub(crate) max_tasks: Option<usize>,
 }
 
 impl PoolBuilder {
@@ -114,6 +118,54 @@ impl PoolBuilder {
         self
     }
 
+    /// Process pools only: run every task (every chunk of a `map`) in a fresh process
+    /// forked for it, never on a persistent worker, so that no task sees what an earlier
+    /// one left in a worker's memory (Python's `maxtasksperchild=1`). Without it, a
+    /// stateless task (a function, a closure that captures nothing) runs on a persistent
+    /// worker and a capturing closure in a fresh fork: see [`Processes`](crate::Processes).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::builder().workers(2).fresh_process_per_task().build_processes()?;
+    /// let a = pool.apply(std::process::id)?;
+    /// let b = pool.apply(std::process::id)?;
+    /// assert_ne!(a, b); // two tasks, two processes
+    /// assert!(pool.persistent_worker_pids().is_empty());
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    pub fn fresh_process_per_task(mut self) -> Self {
+        self.fresh = true;
+        self
+    }
+
+    /// Process pools only: a persistent worker leaves after `n` tasks and a fresh one
+    /// takes its place (Python's `maxtasksperchild`), to bound what a worker accumulates.
+    /// `map` then runs a process per chunk, as Python counts a chunk as one task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::builder().workers(1).maxtasksperchild(2).build_processes()?;
+    /// let pids: Vec<u32> = (0..4).map(|_| pool.apply(std::process::id)).collect::<Result<_>>()?;
+    /// assert_eq!(pids[0], pids[1]);
+    /// assert_ne!(pids[1], pids[2]); // the first worker left after two tasks
+    /// assert_eq!(pids[2], pids[3]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `build_processes` fails with [`ErrorKind::InvalidArgument`](crate::ErrorKind) for 0.
+    pub fn maxtasksperchild(mut self, n: usize) -> Self {
+        self.max_tasks = Some(n);
+        self
+    }
+
     /// The number of workers, checked: the given one or [`cpu_count()`](crate::cpu_count).
     pub(crate) fn checked_workers(&self) -> Result<usize> {
         let n = self.workers.unwrap_or_else(crate::cpu_count);
@@ -169,6 +221,8 @@ impl fmt::Debug for PoolBuilder {
             .field("workers", &self.workers)
             .field("chunksize", &self.chunksize)
             .field("initializer", &self.initializer.as_ref().map(|_| "Fn()"))
+            .field("fresh_process_per_task", &self.fresh)
+            .field("maxtasksperchild", &self.max_tasks)
             .finish()
     }
 }

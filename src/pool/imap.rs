@@ -91,10 +91,32 @@ impl<'p, R: Send + 'static> Imap<'p, R> {
     }
 }
 
-impl<R: Send + 'static> Iterator for Imap<'_, R> {
-    type Item = Result<R>;
+impl<R: Send + 'static> Imap<'_, R> {
+    /// The next result, waiting at most `timeout` for it (Python's `next(timeout)` on
+    /// `imap`'s iterator). `None` at the end, as `next`.
+    ///
+    /// On a timeout nothing is lost: the result stays in flight and a later call (or
+    /// `next`) returns it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let mut it = pool.imap(|ms: u64| { std::thread::sleep(Duration::from_millis(ms)); ms }, [300, 0])?;
+    /// assert!(it.next_timeout(Duration::from_millis(1)).unwrap().unwrap_err().is_timeout());
+    /// assert_eq!(it.next_timeout(Duration::from_secs(10)).unwrap()?, 300);
+    /// assert_eq!(it.next().unwrap()?, 0);
+    /// assert!(it.next_timeout(Duration::from_secs(1)).is_none());
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    pub fn next_timeout(&mut self, timeout: std::time::Duration) -> Option<Result<R>> {
+        self.next_until(Some(std::time::Instant::now() + timeout))
+    }
 
-    fn next(&mut self) -> Option<Result<R>> {
+    fn next_until(&mut self, deadline: Option<std::time::Instant>) -> Option<Result<R>> {
         loop {
             if let Some(item) = self.ready.next() {
                 return Some(item);
@@ -105,15 +127,28 @@ impl<R: Send + 'static> Iterator for Imap<'_, R> {
                     None => break,
                 }
             }
-            let Some(oldest) = self.in_flight.pop_front() else {
+            let Some(oldest) = self.in_flight.front() else {
                 return self.feeder.refused.take().map(Err);
             };
-            match oldest.get() {
+            let outcome = oldest.take_until(deadline);
+            if matches!(&outcome, Err(e) if e.is_timeout() && !oldest.ready()) {
+                return Some(outcome.map(|_| unreachable!("a timeout carries no value")));
+            }
+            self.in_flight.pop_front();
+            match outcome {
                 Ok(chunk) => self.ready = chunk.into_iter(),
                 // The whole chunk never ran (its pool was terminated).
                 Err(e) => return Some(Err(e)),
             }
         }
+    }
+}
+
+impl<R: Send + 'static> Iterator for Imap<'_, R> {
+    type Item = Result<R>;
+
+    fn next(&mut self) -> Option<Result<R>> {
+        self.next_until(None)
     }
 }
 
@@ -159,10 +194,28 @@ impl<'p, R: Send + 'static> ImapUnordered<'p, R> {
     }
 }
 
-impl<R: Send + 'static> Iterator for ImapUnordered<'_, R> {
-    type Item = Result<R>;
+impl<R: Send + 'static> ImapUnordered<'_, R> {
+    /// The next result to be ready, waiting at most `timeout` (Python's `next(timeout)`).
+    /// `None` at the end. On a timeout nothing is lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let mut it = pool.imap_unordered(|ms: u64| { std::thread::sleep(Duration::from_millis(ms)); ms }, [300])?;
+    /// assert!(it.next_timeout(Duration::from_millis(1)).unwrap().unwrap_err().is_timeout());
+    /// assert_eq!(it.next_timeout(Duration::from_secs(10)).unwrap()?, 300);
+    /// assert!(it.next_timeout(Duration::from_secs(1)).is_none());
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    pub fn next_timeout(&mut self, timeout: std::time::Duration) -> Option<Result<R>> {
+        self.next_until(Some(std::time::Instant::now() + timeout))
+    }
 
-    fn next(&mut self) -> Option<Result<R>> {
+    fn next_until(&mut self, deadline: Option<std::time::Instant>) -> Option<Result<R>> {
         loop {
             if let Some(item) = self.ready.next() {
                 return Some(item);
@@ -186,15 +239,37 @@ impl<R: Send + 'static> Iterator for ImapUnordered<'_, R> {
             }
             // Every slot in flight lands exactly once (run or cancelled) and sends its tag,
             // and this iterator holds a sender: the channel cannot be closed here.
-            let tag = self
-                .landed_rx
-                .recv()
-                .expect("imap_unordered: sender held by self");
+            let tag = match deadline {
+                None => self
+                    .landed_rx
+                    .recv()
+                    .expect("imap_unordered: sender held by self"),
+                Some(d) => match self
+                    .landed_rx
+                    .recv_timeout(d.saturating_duration_since(std::time::Instant::now()))
+                {
+                    Ok(tag) => tag,
+                    Err(_) => {
+                        return Some(Err(crate::Error::new(
+                            crate::ErrorKind::Timeout,
+                            "no result was ready before the timeout (call next again later)",
+                        )));
+                    }
+                },
+            };
             let landed = self.in_flight.remove(&tag).expect("each tag lands once");
-            match landed.get() {
+            match landed.into_value() {
                 Ok(chunk) => self.ready = chunk.into_iter(),
                 Err(e) => return Some(Err(e)),
             }
         }
+    }
+}
+
+impl<R: Send + 'static> Iterator for ImapUnordered<'_, R> {
+    type Item = Result<R>;
+
+    fn next(&mut self) -> Option<Result<R>> {
+        self.next_until(None)
     }
 }

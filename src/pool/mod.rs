@@ -2,11 +2,13 @@
 
 mod async_result;
 mod builder;
+mod callbacks;
 mod imap;
 mod process_engine;
 mod process_imap;
 mod process_workers;
 mod processes;
+mod scope;
 mod threads;
 
 pub use async_result::AsyncResult;
@@ -40,12 +42,27 @@ pub use threads::Threads;
 /// # Ok::<(), paralelo::Error>(())
 /// ```
 ///
-/// # Dropping a pool
+/// # Processes: persistent workers or a fresh fork?
 ///
-/// Dropping a thread pool closes it and **waits** for the tasks already queued, so no
-/// submitted work is lost (Python's `with Pool() as pool:` terminates instead and silently
-/// drops them). Call [`terminate`](Pool::terminate) to cancel what has not started: those
-/// tasks' [`AsyncResult::get`] then returns an error at once, where Python hangs.
+/// On [`Pool::processes`], *what the closure captures* decides where a task runs:
+///
+/// | task | runs on | memory between tasks |
+/// |---|---|---|
+/// | a function, or a closure that captures nothing (`apply`, `apply_async`, and `map` over numbers) | a persistent worker, forked once and kept (as in Python) | kept: what one task leaves, the next on that worker sees |
+/// | a closure that captures anything, `imap`, pools with an initializer or pinned cores | a process forked for the task (for `map`: per call) | fresh: the parent's memory as of the fork |
+///
+/// To choose instead of letting the closure decide:
+/// [`PoolBuilder::fresh_process_per_task`] (never a persistent worker, Python's
+/// `maxtasksperchild=1`) or [`PoolBuilder::maxtasksperchild`]. Details in [`Processes`].
+///
+/// # Dropping a pool, or terminating it
+///
+/// Dropping a pool closes it and **waits** for the tasks already queued, so no submitted
+/// work is lost — also while a panic unwinds through the caller. Python's `with Pool() as
+/// pool:` **terminates** instead and silently drops them: for that, use
+/// [`Pool::scope`](Pool::scope), which terminates on the way out (also on a panic), or call
+/// [`terminate`](Pool::terminate) yourself. Tasks cancelled so have their
+/// [`AsyncResult::get`] return an error at once, where Python hangs.
 #[derive(Debug)]
 pub struct Pool<B = Threads> {
     pub(crate) backend: B,

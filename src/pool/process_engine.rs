@@ -24,6 +24,8 @@ pub(super) struct Engine {
     pub(super) workers: usize,
     pub(super) chunksize: Option<usize>,
     pub(super) initializer: Option<Initializer>,
+    /// Map chunks each in a fresh process (`fresh_process_per_task`, `maxtasksperchild`).
+    pub(super) fresh: bool,
     pub(super) children: Arc<Children>,
     /// Persistent workers for stateless `apply` tasks.
     pub(super) crew: Arc<Crew>,
@@ -40,14 +42,36 @@ impl<R: Serialize> EncodeResults<R> for EncodeChunk {
         results: impl ExactSizeIterator<Item = R>,
         out: &mut Vec<u8>,
     ) -> std::result::Result<(), String> {
-        codec::encode_into(&EncodeAsComputed(RefCell::new(Some(results))), out)
-            .map_err(|e| e.to_string())
+        encode_results_into(results, out).map_err(|e| e.to_string())
     }
 }
 
 pub(super) fn encode<R: Serialize>(value: &R) -> std::result::Result<Vec<u8>, String> {
     let mut out = Vec::new();
     codec::encode_into(value, &mut out).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// Encodes a chunk's results as they are computed (the bytes of a `Vec<R>`); an error
+/// names `Vec<R>`, the user's type, not the wrapper.
+pub(super) fn encode_results_into<I>(results: I, out: &mut Vec<u8>) -> Result<()>
+where
+    I: ExactSizeIterator,
+    I::Item: Serialize,
+{
+    codec::encode_into_as(&EncodeAsComputed(RefCell::new(Some(results))), out, || {
+        format!("Vec<{}>", std::any::type_name::<I::Item>())
+    })
+}
+
+/// As [`encode_results_into`], into a new buffer.
+pub(super) fn encode_results<I>(results: I) -> std::result::Result<Vec<u8>, String>
+where
+    I: ExactSizeIterator,
+    I::Item: Serialize,
+{
+    let mut out = Vec::new();
+    encode_results_into(results, &mut out).map_err(|e| e.to_string())?;
     Ok(out)
 }
 
@@ -193,7 +217,7 @@ impl Engine {
             let items: Vec<A> = items.collect();
             return self.map_chunks(f, items.into_iter(), sink);
         }
-        if self.initializer.is_some() || self.children.is_pinned() {
+        if self.initializer.is_some() || self.children.is_pinned() || self.fresh {
             let per = self.chunk_len(low, 4);
             return self.map_process_per_chunk(f, items, per, sink);
         }
@@ -290,9 +314,7 @@ impl Engine {
                 if let Some(init) = init {
                     init();
                 }
-                encode(&EncodeAsComputed(RefCell::new(Some(
-                    chunk.into_iter().map(f),
-                ))))
+                encode_results(chunk.into_iter().map(f))
             }) as ChildTask<'_>
         });
         let mut emitter = InOrder::new(sink);

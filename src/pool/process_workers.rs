@@ -68,6 +68,8 @@ fn outcome(tag: u8, bytes: Vec<u8>) -> Result<Vec<u8>> {
 struct Worker {
     slot: Arc<TaskSlot>,
     watch: ChildWatch,
+    /// Tasks it has run (for `maxtasksperchild`).
+    tasks: usize,
 }
 
 impl Worker {
@@ -100,16 +102,21 @@ struct Roster {
 pub(super) struct Crew {
     owner: u32,
     limit: usize,
+    /// A worker retires after this many tasks (`maxtasksperchild`).
+    max_tasks: Option<usize>,
     roster: Mutex<Roster>,
     children: Arc<Children>,
     fast_runs: AtomicU64,
 }
 
 impl Crew {
-    pub(super) fn new(limit: usize, children: Arc<Children>) -> Self {
+    /// At most `limit` workers (0: none, every task forks), each retiring after
+    /// `max_tasks` tasks if given.
+    pub(super) fn new(limit: usize, max_tasks: Option<usize>, children: Arc<Children>) -> Self {
         Crew {
             owner: std::process::id(),
             limit,
+            max_tasks,
             roster: Mutex::default(),
             children,
             fast_runs: AtomicU64::new(0),
@@ -126,6 +133,10 @@ impl Crew {
     }
 
     /// How many tasks ran on persistent workers so far.
+    pub(super) fn max_tasks(&self) -> Option<usize> {
+        self.max_tasks
+    }
+
     pub(super) fn fast_runs(&self) -> u64 {
         self.fast_runs.load(Ordering::Relaxed)
     }
@@ -149,7 +160,7 @@ impl Crew {
         let Some(call) = ZstCall::<F>::of::<R, EncodeOutcome>() else {
             return Err(f);
         };
-        if !self.is_owner() {
+        if !self.is_owner() || self.limit == 0 {
             return Err(f);
         }
         let Some(worker) = self.acquire(call.addr()) else {
@@ -167,7 +178,12 @@ impl Crew {
         self.fast_runs.fetch_add(1, Ordering::Relaxed);
         let mut worker = worker;
         let (result, healthy) = self.wait(&mut worker, epoch);
-        self.release(worker, healthy);
+        worker.tasks += 1;
+        let worn_out = self.max_tasks.is_some_and(|n| worker.tasks >= n);
+        if worn_out && healthy {
+            worker.slot.stop(); // it leaves at once; `release` reaps it
+        }
+        self.release(worker, healthy && !worn_out);
         Ok(result.and_then(|bytes| codec::decode(&bytes)))
     }
 
@@ -224,6 +240,13 @@ impl Crew {
         roster
             .retired
             .retain_mut(|w| matches!(w.watch.try_wait(), Ok(None)));
+        // A worker that died while idle (an OOM killer, a stray `kill -9`) never got a
+        // task: reap it and count it out here, so that no task is charged for it.
+        let before = roster.idle.len();
+        roster
+            .idle
+            .retain_mut(|w| matches!(w.watch.try_wait(), Ok(None)));
+        roster.count -= before - roster.idle.len();
         if let Some(i) = roster.idle.iter().position(|w| w.slot.can_run(addr)) {
             let worker = roster.idle.swap_remove(i);
             roster.busy.insert(worker.pid());
@@ -276,6 +299,7 @@ impl Crew {
         Ok(Worker {
             slot,
             watch: ChildWatch::new(pid),
+            tasks: 0,
         })
     }
 

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use super::Pool;
 use super::async_result::{AsyncResult, Slot};
 use super::builder::{Initializer, PoolBuilder};
-use super::process_engine::{EncodeAsComputed, Engine, encode};
+use super::process_engine::{Engine, encode_results};
 use super::process_imap::ProcessImap;
 use super::process_workers::Crew;
 use crate::process::children::{ChildTask, Children, Runner};
@@ -70,6 +70,8 @@ use crate::{Error, ErrorKind, Result, StarFn};
 pub struct Processes {
     workers: usize,
     chunksize: Option<usize>,
+    /// Every task in a fresh fork (`fresh_process_per_task`, or `maxtasksperchild` for map).
+    fresh: bool,
     initializer: Option<Initializer>,
     children: Arc<Children>,
     crew: Arc<Crew>,
@@ -189,6 +191,11 @@ impl Processes {
     fn start(options: &PoolBuilder) -> Result<Self> {
         let workers = options.checked_workers()?;
         let chunksize = options.checked_chunksize()?;
+        if options.max_tasks == Some(0) {
+            return Err(Error::invalid_argument(
+                "maxtasksperchild must be at least 1 (got 0; Python raises ValueError)",
+            ));
+        }
         let inner = Arc::new(Inner {
             book: Mutex::new(Book {
                 phase: Phase::Running,
@@ -218,8 +225,13 @@ impl Processes {
         Ok(Processes {
             workers,
             chunksize,
+            fresh: options.fresh,
             initializer: options.initializer.clone(),
-            crew: Arc::new(Crew::new(workers, children.clone())),
+            crew: Arc::new(Crew::new(
+                if options.fresh { 0 } else { workers },
+                options.max_tasks,
+                children.clone(),
+            )),
             map_crew: Arc::new(MapCrew::new(workers, children.clone())),
             children,
             inner,
@@ -266,6 +278,7 @@ impl Processes {
         Engine {
             workers: self.workers,
             chunksize: self.chunksize,
+            fresh: self.fresh || self.crew.max_tasks().is_some(),
             initializer: self.initializer.clone(),
             children: self.children.clone(),
             crew: self.crew.clone(),
@@ -428,6 +441,35 @@ impl Pool<Processes> {
         self.backend.engine().map(&f, items.into_iter())
     }
 
+    /// Like [`map`](Self::map) with this call's own chunk size (Python's
+    /// `pool.map(f, items, chunksize)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::processes(2)?;
+    /// assert_eq!(pool.map_with_chunksize(|x: u32| x * x, 0..6u32, 4)?, [0, 1, 4, 9, 16, 25]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`map`](Self::map); [`ErrorKind::InvalidArgument`] for a chunk size of 0.
+    pub fn map_with_chunksize<I, F, R>(&self, f: F, items: I, chunksize: usize) -> Result<Vec<R>>
+    where
+        I: IntoIterator,
+        F: Fn(I::Item) -> R,
+        R: Serialize + DeserializeOwned,
+    {
+        let chunksize = super::threads::checked_chunksize(chunksize)?;
+        let _busy = self.backend.busy()?;
+        let mut engine = self.backend.engine();
+        engine.chunksize = Some(chunksize);
+        engine.map(&f, items.into_iter())
+    }
+
     /// Like [`map`](Self::map) for functions of several arguments: each item is a tuple.
     ///
     /// # Examples
@@ -491,7 +533,16 @@ impl Pool<Processes> {
         &self,
         work: impl FnOnce(&Engine) -> Result<R> + Send + 'static,
     ) -> Result<AsyncResult<R>> {
-        let slot = Arc::new(Slot::new());
+        self.spawn_job_into(Slot::new(), work)
+    }
+
+    /// As `spawn_job`, the outcome landing in `slot` (one with a callback).
+    pub(super) fn spawn_job_into<R: Send + 'static>(
+        &self,
+        slot: Slot<R>,
+        work: impl FnOnce(&Engine) -> Result<R> + Send + 'static,
+    ) -> Result<AsyncResult<R>> {
+        let slot = Arc::new(slot);
         let (run_slot, cancel_slot) = (slot.clone(), slot.clone());
         let engine = self.backend.engine();
         self.backend.submit(Job {
@@ -592,6 +643,12 @@ impl Pool<Processes> {
     /// input may be endless. Each chunk's outcome is its own: a chunk whose process
     /// crashed gives an error for each of its items, and the iteration goes on.
     ///
+    /// The items must be owned (`'static`): `imap(f, &data)` does not compile, where
+    /// `map(f, &data)` does. `map` blocks until every item is done, so its tasks may
+    /// borrow; `imap` returns a lazy iterator that could be leaked (`mem::forget`) while
+    /// workers still read the items, so a borrow could outlive its owner. Give it owned
+    /// items (`data.clone()`, an `Arc`, or `(0..data.len())` and an `Arc<Vec<_>>` in `f`).
+    ///
     /// # Examples
     ///
     /// ```
@@ -651,7 +708,58 @@ impl Pool<Processes> {
         self.lazy_imap(f, items, false)
     }
 
+    /// Like [`imap`](Self::imap) with this call's own chunk size (Python's
+    /// `pool.imap(f, items, chunksize)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::processes(2)?;
+    /// let v: Vec<u32> = pool.imap_with_chunksize(|x: u32| x + 1, 0..5u32, 2)?.collect::<Result<_>>()?;
+    /// assert_eq!(v, [1, 2, 3, 4, 5]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`imap`](Self::imap); [`ErrorKind::InvalidArgument`] for a chunk size of 0.
+    pub fn imap_with_chunksize<I, F, R>(
+        &self,
+        f: F,
+        items: I,
+        chunksize: usize,
+    ) -> Result<ProcessImap<'_, R>>
+    where
+        I: IntoIterator,
+        I::IntoIter: 'static,
+        I::Item: 'static,
+        F: Fn(I::Item) -> R + 'static,
+        R: Serialize + DeserializeOwned,
+    {
+        let chunksize = super::threads::checked_chunksize(chunksize)?;
+        self.imap_in_chunks(f, items, true, chunksize)
+    }
+
     fn lazy_imap<I, F, R>(&self, f: F, items: I, ordered: bool) -> Result<ProcessImap<'_, R>>
+    where
+        I: IntoIterator,
+        I::IntoIter: 'static,
+        I::Item: 'static,
+        F: Fn(I::Item) -> R + 'static,
+        R: Serialize + DeserializeOwned,
+    {
+        self.imap_in_chunks(f, items, ordered, self.backend.chunksize.unwrap_or(1))
+    }
+
+    fn imap_in_chunks<I, F, R>(
+        &self,
+        f: F,
+        items: I,
+        ordered: bool,
+        per: usize,
+    ) -> Result<ProcessImap<'_, R>>
     where
         I: IntoIterator,
         I::IntoIter: 'static,
@@ -661,7 +769,6 @@ impl Pool<Processes> {
     {
         let busy = self.backend.busy()?;
         let engine = self.backend.engine();
-        let per = self.backend.chunksize.unwrap_or(1);
         let sizes = Rc::new(RefCell::new(HashMap::new()));
         let (record, f) = (sizes.clone(), Rc::new(f));
         let mut input = items.into_iter();
@@ -679,9 +786,7 @@ impl Pool<Processes> {
                 if let Some(init) = init {
                     init();
                 }
-                encode(&EncodeAsComputed(RefCell::new(Some(
-                    chunk.into_iter().map(&*f),
-                ))))
+                encode_results(chunk.into_iter().map(&*f))
             }) as ChildTask<'static>)
         });
         Ok(ProcessImap {

@@ -21,7 +21,7 @@ use super::process_engine::guided_chunks;
 use crate::interrupt::{self, Checked};
 use crate::par::catch_panic;
 use crate::runtime;
-use crate::{Error, ErrorKind, Result, StarFn};
+use crate::{Error, ErrorKind, MapItems, Result, StarFn};
 
 /// How long `apply` spins for its value before sleeping: long enough for a short task on an
 /// awake worker, short enough that a long task wastes nothing noticeable.
@@ -463,13 +463,46 @@ impl Pool<Threads> {
     /// [`ErrorKind::PoolClosed`] / [`ErrorKind::PoolTerminated`] after `close` / `terminate`.
     pub fn map<I, F, R>(&self, f: F, items: I) -> Result<Vec<R>>
     where
-        I: IntoParallelIterator,
+        I: MapItems,
+        F: Fn(I::Item) -> R + Sync + Send,
+        R: Send,
+    {
+        self.map_in_chunks(f, items, self.backend.chunksize)
+    }
+
+    /// Like [`map`](Self::map) with this call's own chunk size (Python's
+    /// `pool.map(f, items, chunksize)`): `chunksize` items per task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::new(2)?;
+    /// assert_eq!(pool.map_with_chunksize(|x: u32| x + 1, 0..10u32, 3)?.len(), 10);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`map`](Self::map); [`ErrorKind::InvalidArgument`] for a chunk size of 0.
+    pub fn map_with_chunksize<I, F, R>(&self, f: F, items: I, chunksize: usize) -> Result<Vec<R>>
+    where
+        I: MapItems,
+        F: Fn(I::Item) -> R + Sync + Send,
+        R: Send,
+    {
+        self.map_in_chunks(f, items, Some(checked_chunksize(chunksize)?))
+    }
+
+    fn map_in_chunks<I, F, R>(&self, f: F, items: I, chunksize: Option<usize>) -> Result<Vec<R>>
+    where
+        I: MapItems,
         F: Fn(I::Item) -> R + Sync + Send,
         R: Send,
     {
         let _busy = self.backend.busy()?;
-        let iter = items.into_par_iter();
-        let chunksize = self.backend.chunksize;
+        let iter = items.into_par_items();
         let epoch = interrupt::epoch();
         if self.backend.code_copy != runtime::code_copy() {
             let items = catch_panic(|| iter.collect())?;
@@ -503,7 +536,7 @@ impl Pool<Threads> {
     /// As [`map`](Self::map).
     pub fn starmap<I, F>(&self, f: F, items: I) -> Result<Vec<F::Output>>
     where
-        I: IntoParallelIterator,
+        I: MapItems,
         F: StarFn<I::Item> + Sync + Send,
         F::Output: Send,
     {
@@ -620,7 +653,7 @@ impl Pool<Threads> {
     /// [`AsyncResult`].
     pub fn map_async<I, F, R>(&self, f: F, items: I) -> Result<AsyncResult<Vec<R>>>
     where
-        I: IntoParallelIterator + Send + 'static,
+        I: MapItems + Send + 'static,
         F: Fn(I::Item) -> R + Sync + Send + 'static,
         R: Send + 'static,
     {
@@ -628,7 +661,7 @@ impl Pool<Threads> {
         let chunksize = self.backend.chunksize;
         self.backend.spawn(slot.clone(), move || {
             // Runs on a worker, so rayon keeps the work inside this pool.
-            catch_panic(|| map_chunked(items.into_par_iter(), &f, chunksize, interrupt::epoch()))
+            catch_panic(|| map_chunked(items.into_par_items(), &f, chunksize, interrupt::epoch()))
         })?;
         Ok(AsyncResult::new(slot))
     }
@@ -651,7 +684,7 @@ impl Pool<Threads> {
     /// As [`map_async`](Self::map_async).
     pub fn starmap_async<I, F>(&self, f: F, items: I) -> Result<AsyncResult<Vec<F::Output>>>
     where
-        I: IntoParallelIterator + Send + 'static,
+        I: MapItems + Send + 'static,
         F: StarFn<I::Item> + Sync + Send + 'static,
         F::Output: Send + 'static,
     {
@@ -664,6 +697,12 @@ impl Pool<Threads> {
     /// in flight, so an endless or huge iterator streams through in constant memory.
     /// Each item's outcome is its own: a panic on one item is that item's `Err`, and the
     /// iteration goes on.
+    ///
+    /// The items must be owned (`'static`): `imap(f, &data)` does not compile, where
+    /// `map(f, &data)` does. `map` blocks until every item is done, so its tasks may
+    /// borrow; `imap` returns a lazy iterator that could be leaked (`mem::forget`) while
+    /// workers still read the items, so a borrow could outlive its owner. Give it owned
+    /// items (`data.clone()`, an `Arc`, or `(0..data.len())` and an `Arc<Vec<_>>` in `f`).
     ///
     /// # Examples
     ///
@@ -694,6 +733,45 @@ impl Pool<Threads> {
         Ok(Imap::new(
             self,
             chunk_jobs(f, items, self.imap_chunksize()),
+            self.imap_window(),
+        ))
+    }
+
+    /// Like [`imap`](Self::imap) with this call's own chunk size (Python's
+    /// `pool.imap(f, items, chunksize)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let v: Vec<u32> = pool.imap_with_chunksize(|x: u32| x * 2, 0..5u32, 2)?.collect::<Result<_>>()?;
+    /// assert_eq!(v, [0, 2, 4, 6, 8]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`imap`](Self::imap); [`ErrorKind::InvalidArgument`] for a chunk size of 0.
+    pub fn imap_with_chunksize<I, F, R>(
+        &self,
+        f: F,
+        items: I,
+        chunksize: usize,
+    ) -> Result<Imap<'_, R>>
+    where
+        I: IntoIterator,
+        I::IntoIter: 'static,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> R + Send + Sync + 'static,
+        R: Send + 'static,
+    {
+        let chunksize = checked_chunksize(chunksize)?;
+        self.backend.check()?;
+        Ok(Imap::new(
+            self,
+            chunk_jobs(f, items, chunksize),
             self.imap_window(),
         ))
     }
@@ -884,7 +962,17 @@ impl Pool<Threads> {
 /// Maps in order, in tasks of exactly `chunksize` items when one is set; otherwise rayon
 /// splits the work adaptively (its own load balancing beats any fixed chunk size). Stops
 /// between items once an interrupt comes after `epoch`.
-fn map_chunked<P, F, R>(items: P, f: &F, chunksize: Option<usize>, epoch: u64) -> Vec<R>
+/// A per-call chunk size, checked.
+pub(super) fn checked_chunksize(chunksize: usize) -> Result<usize> {
+    if chunksize == 0 {
+        return Err(Error::invalid_argument(
+            "chunksize must be at least 1 (got 0): it is the number of items per task",
+        ));
+    }
+    Ok(chunksize)
+}
+
+pub(super) fn map_chunked<P, F, R>(items: P, f: &F, chunksize: Option<usize>, epoch: u64) -> Vec<R>
 where
     P: ParallelIterator,
     F: Fn(P::Item) -> R + Sync + Send,

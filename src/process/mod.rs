@@ -8,6 +8,7 @@ mod cpus;
 mod current;
 mod logging;
 pub(crate) mod map_crew;
+mod outcome;
 #[allow(clippy::module_inception)] // the file is named after its one public type
 mod process;
 
@@ -16,4 +17,5 @@ pub use cpus::{cpu_count, machine_cpu_count, physical_cpu_count};
 pub(crate) use current::set_current_name;
 pub use current::{ProcessInfo, current_process};
 pub use logging::log_to_stderr;
+pub use outcome::ExitOutcome;
 pub use process::Process;

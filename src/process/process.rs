@@ -1,21 +1,25 @@
 //! `Process`: run a closure in a forked child process.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::sys::{self, ChildWatch};
+use super::ExitOutcome;
+use crate::sys::{self, ChildWatch, PerProcess};
 use crate::{Error, ErrorKind, Result};
 
-type Target = Box<dyn FnOnce() + Send + 'static>;
+type Target = Box<dyn FnOnce() -> i32 + Send + 'static>;
 
 /// Numbers the default names "Process-1", "Process-2", … as Python does.
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// Children whose `Process` was dropped while they still ran: reaped later so that they
 /// do not stay zombies (Python's `multiprocessing` does the same on each `start`).
-static ORPHANS: Mutex<Vec<ChildWatch>> = Mutex::new(Vec::new());
+/// Per process: a child forked while a thread of the parent was dropping a `Process` or
+/// starting one would otherwise find this lock held for ever (and the parent's children
+/// are not its own to reap).
+static ORPHANS: PerProcess<Mutex<Vec<ChildWatch>>> = PerProcess::new();
 
 enum State {
     Ready(Target),
@@ -51,13 +55,19 @@ enum State {
 pub struct Process {
     name: String,
     state: Mutex<State>,
+    /// The process that started the child (0 before `start`): only it can wait for it.
+    parent: AtomicU32,
+    /// The child's PID once started (0 before): read without the state lock.
+    pid: AtomicU32,
 }
 
 impl Process {
     /// A process that will run `target`, named `"Process-N"` (N counts the processes
     /// created by this program, from 1).
     ///
-    /// Nothing runs until [`start`](Self::start).
+    /// Nothing runs until [`start`](Self::start). The closure returns nothing, or a
+    /// `Result<(), E>` with `E: Display` so that it can use `?`: an `Err` is exit code 1
+    /// with the error on stderr, as an uncaught exception in Python ([`ExitOutcome`]).
     ///
     /// # Examples
     ///
@@ -71,7 +81,7 @@ impl Process {
     /// p.join()?;
     /// # Ok::<(), paralelo::Error>(())
     /// ```
-    pub fn new(target: impl FnOnce() + Send + 'static) -> Self {
+    pub fn new<R: ExitOutcome>(target: impl FnOnce() -> R + Send + 'static) -> Self {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
         Process::named(format!("Process-{n}"), target)
     }
@@ -92,10 +102,17 @@ impl Process {
     /// assert_eq!(p.exitcode(), Some(0)); // the assertion held in the child
     /// # Ok::<(), paralelo::Error>(())
     /// ```
-    pub fn named(name: impl Into<String>, target: impl FnOnce() + Send + 'static) -> Self {
+    pub fn named<R: ExitOutcome>(
+        name: impl Into<String>,
+        target: impl FnOnce() -> R + Send + 'static,
+    ) -> Self {
+        let name = name.into();
+        let shown = name.clone();
         Process {
-            name: name.into(),
-            state: Mutex::new(State::Ready(Box::new(target))),
+            name,
+            state: Mutex::new(State::Ready(Box::new(move || target().exit_code(&shown)))),
+            parent: AtomicU32::new(0),
+            pid: AtomicU32::new(0),
         }
     }
 
@@ -142,20 +159,41 @@ impl Process {
                 ));
             }
         };
-        let task = Box::new(move || {
-            target();
-            0
-        });
-        match sys::fork_run_detached(&self.name, task) {
+        match sys::fork_run_detached(&self.name, target) {
             Ok(pid) => {
                 *state = State::Started(ChildWatch::new(pid));
+                self.pid.store(pid.as_raw() as u32, Ordering::Release);
+                self.parent.store(sys::current_pid(), Ordering::Release);
                 Ok(())
             }
             Err(e) => Err(e),
         }
     }
 
+    /// True in a process other than the one that started the child (a forked child that
+    /// inherited this `Process`): it cannot wait for it, and a thread of the parent may
+    /// have held the state lock at the fork.
+    fn elsewhere(&self) -> bool {
+        let parent = self.parent.load(Ordering::Acquire);
+        parent != 0 && parent != sys::current_pid()
+    }
+
+    fn not_my_child(&self) -> Error {
+        Error::new(
+            ErrorKind::InvalidState,
+            format!(
+                "{} was started by process {}: only that process can wait for it, signal it \
+                 or read its exit code (this is a forked copy of its Process)",
+                self.name,
+                self.parent.load(Ordering::Acquire)
+            ),
+        )
+    }
+
     fn started(&self) -> Result<MutexGuard<'_, State>> {
+        if self.elsewhere() {
+            return Err(self.not_my_child());
+        }
         let state = self.state();
         match &*state {
             State::Started(_) => Ok(state),
@@ -196,23 +234,21 @@ impl Process {
     /// child is then stopped (`SIGTERM`, `SIGKILL` after 1 s), as Ctrl-C stops Python's.
     pub fn join(&self) -> Result<()> {
         let epoch = crate::interrupt::epoch();
-        self.with_child(|child| {
-            loop {
-                if child.wait_timeout(Duration::from_millis(50))?.is_some() {
-                    return Ok(());
-                }
-                if crate::interrupt::happened_since(epoch) {
-                    // The stop button: children ignore SIGINT (they inherit the handler,
-                    // not its thread), so the parent stops the one it waits for.
-                    sys::kill(child.pid(), libc::SIGTERM)?;
-                    if child.wait_timeout(Duration::from_secs(1))?.is_none() {
-                        sys::kill(child.pid(), libc::SIGKILL)?;
-                        child.wait_timeout(Duration::from_secs(5))?;
-                    }
-                    return Err(crate::interrupt::error());
-                }
+        loop {
+            if self.wait_unlocked(Duration::from_millis(50))? {
+                return Ok(());
             }
-        })
+            if crate::interrupt::happened_since(epoch) {
+                // The stop button: children ignore SIGINT (they inherit the handler,
+                // not its thread), so the parent stops the one it waits for.
+                self.signal(libc::SIGTERM)?;
+                if !self.wait_unlocked(Duration::from_secs(1))? {
+                    self.signal(libc::SIGKILL)?;
+                    self.wait_unlocked(Duration::from_secs(5))?;
+                }
+                return Err(crate::interrupt::error());
+            }
+        }
     }
 
     /// Waits at most `timeout` for the child to end. True when it has ended.
@@ -235,7 +271,36 @@ impl Process {
     ///
     /// As [`join`](Self::join).
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool> {
-        self.with_child(|child| Ok(child.wait_timeout(timeout)?.is_some()))
+        self.wait_unlocked(timeout)
+    }
+
+    /// Waits at most `timeout` for the child to end, holding the state lock only to reap
+    /// (`waitpid(WNOHANG)`), never while waiting: another thread may `kill`, `terminate`,
+    /// ask `is_alive` or `join` meanwhile (a watchdog). True once the child is reaped.
+    fn wait_unlocked(&self, timeout: Duration) -> Result<bool> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut nap = Duration::from_micros(50);
+        loop {
+            let event = self.with_child(|child| match child.try_wait()? {
+                Some(_) => Ok(None),
+                None => Ok(Some(child.exit_event())),
+            })?;
+            let Some(event) = event else {
+                return Ok(true);
+            };
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Ok(false);
+            }
+            let left = (deadline - now).min(Duration::from_millis(50));
+            match event {
+                Some(pidfd) => sys::wait_exit_event(&pidfd, left)?,
+                None => {
+                    std::thread::sleep(nap.min(left));
+                    nap = (nap * 2).min(Duration::from_millis(5));
+                }
+            }
+        }
     }
 
     /// True while the child runs: started and not ended.
@@ -253,6 +318,9 @@ impl Process {
     /// # Ok::<(), paralelo::Error>(())
     /// ```
     pub fn is_alive(&self) -> bool {
+        if self.elsewhere() {
+            return crate::ipc::holders::alive(self.pid.load(Ordering::Acquire));
+        }
         self.with_child(|child| Ok(child.try_wait()?.is_none()))
             .unwrap_or(false)
     }
@@ -327,9 +395,9 @@ impl Process {
     /// # Ok::<(), paralelo::Error>(())
     /// ```
     pub fn pid(&self) -> Option<u32> {
-        match &*self.state() {
-            State::Started(child) => Some(child.pid().as_raw() as u32),
-            _ => None,
+        match self.pid.load(Ordering::Acquire) {
+            0 => None,
+            pid => Some(pid),
         }
     }
 
@@ -370,6 +438,14 @@ impl Process {
 
 impl fmt::Debug for Process {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.elsewhere() {
+            return write!(
+                f,
+                "<Process name='{}' started pid={:?} by another process>",
+                self.name,
+                self.pid()
+            );
+        }
         let state = match &*self.state() {
             State::Ready(_) | State::Starting => "initial".to_owned(),
             State::Started(child) => match child.status() {
@@ -383,10 +459,14 @@ impl fmt::Debug for Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
+        if self.elsewhere() {
+            return; // not this process's child: nothing to reap here
+        }
         let state = std::mem::replace(&mut *self.state(), State::Starting);
         if let State::Started(mut child) = state {
             if matches!(child.try_wait(), Ok(None)) {
                 ORPHANS
+                    .get()
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .push(child);
@@ -397,6 +477,6 @@ impl Drop for Process {
 
 /// Reaps the children of dropped `Process`es that have ended since.
 fn reap_orphans() {
-    let mut orphans = ORPHANS.lock().unwrap_or_else(|p| p.into_inner());
+    let mut orphans = ORPHANS.get().lock().unwrap_or_else(|p| p.into_inner());
     orphans.retain_mut(|child| matches!(child.try_wait(), Ok(None)));
 }

@@ -69,6 +69,36 @@ impl<T: Scalar> Array<T> {
         })
     }
 
+    /// An array holding the items of any iterable, like Python's `Array('i', range(10))`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let a = Array::new(0..10i32)?;
+    /// assert_eq!(a.len(), 10);
+    /// let squares = Array::new((1..=3u64).map(|x| x * x))?;
+    /// assert_eq!(squares.to_vec(), [1, 4, 9]);
+    /// let v = vec![1.5f64, 2.5];
+    /// let b = Array::<f64>::new(&v)?; // a slice's items, copied
+    /// assert_eq!(b.get(1)?, 2.5);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`zeroed`](Self::zeroed).
+    pub fn new<I>(values: I) -> Result<Self>
+    where
+        I: IntoIterator,
+        I::Item: std::borrow::Borrow<T>,
+    {
+        use std::borrow::Borrow;
+        let values: Vec<T> = values.into_iter().map(|v| *v.borrow()).collect();
+        Self::from_slice(&values)
+    }
+
     /// An array holding a copy of `values`, like `Array('d', [1.0, 2.0])`.
     ///
     /// # Examples
@@ -209,5 +239,85 @@ impl<T: Scalar> Array<T> {
     /// ```
     pub fn get_lock(&self) -> &Lock {
         &self.lock
+    }
+
+    /// Replaces element `index` with `f(element)` while holding
+    /// [`get_lock`](Self::get_lock), and returns the new value: Python's
+    /// `with a.get_lock(): a[i] = f(a[i])` in one call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let a = Array::new([1u32, 2, 3])?;
+    /// assert_eq!(a.update(1, |x| x * 10)?, 20);
+    /// assert_eq!(a.to_vec(), [1, 20, 3]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind) when `index` is out of bounds;
+    /// [`ErrorKind::InvalidState`](crate::ErrorKind) when this thread already holds the lock.
+    pub fn update(&self, index: usize, f: impl FnOnce(T) -> T) -> Result<T> {
+        let offset = self.check(index)?;
+        let _guard = self.lock.acquire()?;
+        let cell = self.region.u64_at(offset);
+        let new = f(T::from_bits(cell.load(Relaxed)));
+        cell.store(new.to_bits(), Relaxed);
+        Ok(new)
+    }
+
+    /// Adds `delta` to element `index` under the lock (`a[i] += delta`) and returns the
+    /// new value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let counts = Array::<u64>::zeroed(2)?;
+    /// let p = {
+    ///     let counts = counts.clone();
+    ///     Process::new(move || { counts.add(0, 5).unwrap(); })
+    /// };
+    /// p.start()?;
+    /// p.join()?;
+    /// assert_eq!(counts.add(0, 1)?, 6);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`update`](Self::update).
+    pub fn add(&self, index: usize, delta: T) -> Result<T>
+    where
+        T: std::ops::Add<Output = T>,
+    {
+        self.update(index, |x| x + delta)
+    }
+
+    /// Subtracts `delta` from element `index` under the lock (`a[i] -= delta`) and returns
+    /// the new value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let a = Array::new([10i32])?;
+    /// assert_eq!(a.sub(0, 3)?, 7);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`update`](Self::update).
+    pub fn sub(&self, index: usize, delta: T) -> Result<T>
+    where
+        T: std::ops::Sub<Output = T>,
+    {
+        self.update(index, |x| x - delta)
     }
 }

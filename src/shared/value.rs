@@ -151,4 +151,57 @@ impl<T: Scalar> Value<T> {
         self.set(new);
         Ok(new)
     }
+
+    /// Adds `delta` under the lock (Python's `with v.get_lock(): v.value += delta`) and
+    /// returns the new value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let counter = Value::new(0u64)?;
+    /// let children: Vec<Process> = (0..4)
+    ///     .map(|_| {
+    ///         let counter = counter.clone();
+    ///         Process::new(move || for _ in 0..100 { counter.add(1).unwrap(); })
+    ///     })
+    ///     .collect();
+    /// for p in &children { p.start()?; }
+    /// for p in &children { p.join()?; }
+    /// assert_eq!(counter.get(), 400);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`update`](Self::update).
+    pub fn add(&self, delta: T) -> Result<T>
+    where
+        T: std::ops::Add<Output = T>,
+    {
+        self.update(|x| x + delta)
+    }
+
+    /// Subtracts `delta` under the lock (`v.value -= delta`) and returns the new value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let v = Value::new(10i64)?;
+    /// assert_eq!(v.sub(4)?, 6);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`update`](Self::update).
+    pub fn sub(&self, delta: T) -> Result<T>
+    where
+        T: std::ops::Sub<Output = T>,
+    {
+        self.update(|x| x - delta)
+    }
 }

@@ -20,8 +20,23 @@ use crate::{Error, ErrorKind, Result};
 /// `par_map`), named `name` for `current_process()`, and set to be killed if its parent
 /// dies. The child never returns from this function. Returns the child's PID in the parent.
 pub(crate) fn fork_run(name: &str, task: impl FnOnce() -> i32) -> Result<Pid> {
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
+    // Held across the fork, so that no other thread of this process is inside a `print!`
+    // at that instant: the child would inherit the lock held by a thread it does not
+    // have, and its first `print!` (or any of its threads') would wait for ever.
+    // Flushed first: otherwise text buffered here is printed twice, once by each process.
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    let _ = out.flush();
+    let _ = err.flush();
+    fork_locked(name, task, out, err)
+}
+
+fn fork_locked(
+    name: &str,
+    task: impl FnOnce() -> i32,
+    out: std::io::StdoutLock<'_>,
+    err: std::io::StderrLock<'_>,
+) -> Result<Pid> {
     let parent = std::process::id();
     // Queues count the child as a holder (see `ipc::holders`); this also keeps their
     // registry's lock in this thread across the fork.
@@ -32,15 +47,24 @@ pub(crate) fn fork_run(name: &str, task: impl FnOnce() -> i32) -> Result<Pid> {
     // caller or running the parent's destructors. glibc's malloc is fork-safe.
     match unsafe { nix::unistd::fork() } {
         Err(errno) => {
-            holders.parent(None);
+            holders.parent().finish();
+            drop((out, err));
             Err(Error::os("fork", errno))
         }
         Ok(ForkResult::Parent { child }) => {
-            holders.parent(Some(child.as_raw() as u32));
+            let done = holders.parent();
+            drop((out, err));
+            // The parent's copy of the task: what it moved in is the child's now (a
+            // `Pipe` end or a `Queue` handle dropped here passes to the child).
+            crate::ipc::end_holders::handing_over_to(child.as_raw() as u32, || drop(task));
+            done.finish();
             Ok(child)
         }
         Ok(ForkResult::Child) => {
+            super::forget_pid();
             holders.child();
+            // This thread is the copy of the one that held them: it may release them.
+            drop((out, err));
             child_main(parent, name, task)
         }
     }

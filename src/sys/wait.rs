@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -37,7 +38,9 @@ impl fmt::Display for ExitStatus {
 pub(crate) struct ChildWatch {
     pid: Pid,
     /// Readable when the child has ended: lets a wait have a timeout without polling.
-    pidfd: Option<OwnedFd>,
+    /// Shared so that a thread can wait on it without holding whatever guards the watch
+    /// (another thread may reap the child and drop its own reference meanwhile).
+    pidfd: Option<Arc<OwnedFd>>,
     status: Option<ExitStatus>,
 }
 
@@ -45,7 +48,7 @@ impl ChildWatch {
     pub(crate) fn new(pid: Pid) -> Self {
         ChildWatch {
             pid,
-            pidfd: pidfd_open(pid),
+            pidfd: pidfd_open(pid).map(Arc::new),
             status: None,
         }
     }
@@ -78,23 +81,19 @@ impl ChildWatch {
             }
             let left = deadline - now;
             match &self.pidfd {
-                Some(fd) => {
-                    let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
-                    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-                    match poll(
-                        &mut fds,
-                        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
-                    ) {
-                        Ok(_) | Err(Errno::EINTR) => {}
-                        Err(errno) => return Err(Error::os("poll(pidfd)", errno)),
-                    }
-                }
+                Some(fd) => wait_exit_event(fd, left)?,
                 None => {
                     std::thread::sleep(nap.min(left));
                     nap = (nap * 2).min(Duration::from_millis(5));
                 }
             }
         }
+    }
+
+    /// A handle to wait on without holding this watch ([`wait_exit_event`]): `None` once
+    /// the child is reaped, or when the system has no pidfds (then nap and `try_wait`).
+    pub(crate) fn exit_event(&self) -> Option<Arc<OwnedFd>> {
+        self.pidfd.clone()
     }
 
     fn reap(&mut self, flags: Option<WaitPidFlag>) -> Result<Option<ExitStatus>> {
@@ -120,6 +119,19 @@ impl ChildWatch {
         self.status = Some(status);
         self.pidfd = None;
         Ok(Some(status))
+    }
+}
+
+/// Waits at most `timeout` for the child behind `pidfd` to end (it may still need reaping).
+pub(crate) fn wait_exit_event(pidfd: &OwnedFd, timeout: Duration) -> Result<()> {
+    let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as i32;
+    let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+    match poll(
+        &mut fds,
+        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+    ) {
+        Ok(_) | Err(Errno::EINTR) => Ok(()),
+        Err(errno) => Err(Error::os("poll(pidfd)", errno)),
     }
 }
 
