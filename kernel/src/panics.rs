@@ -11,8 +11,24 @@
 #[derive(Debug, Default)]
 pub(crate) struct PanicFilter {
     block: Option<Block>,
-    /// The message of the cell's own panic, once its block has ended.
-    pub(crate) cell_panic: Option<String>,
+    /// The cell's own panic, once its block has ended.
+    pub(crate) cell_panic: Option<CellPanic>,
+}
+
+/// A panic of the cell itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CellPanic {
+    /// Where it happened, as the panic hook printed it (`src/lib.rs:22:5`).
+    pub(crate) location: Option<String>,
+    /// The panic message.
+    pub(crate) message: String,
+}
+
+/// `src/lib.rs:22:5` from `thread '<unnamed>' (17252) panicked at src/lib.rs:22:5:`.
+fn location(first_line: &str) -> Option<String> {
+    let (_, rest) = first_line.split_once(" panicked at ")?;
+    let rest = rest.trim_end();
+    Some(rest.strip_suffix(':').unwrap_or(rest).to_owned())
 }
 
 #[derive(Debug, Default)]
@@ -75,13 +91,16 @@ impl PanicFilter {
         let from_cell = block.from_cell || !block.in_backtrace && self.cell_panic.is_none();
         if from_cell && self.cell_panic.is_none() {
             let text: Vec<&str> = block.message.iter().skip(1).map(String::as_str).collect();
-            let where_ = block.message[0].clone();
+            let first = block.message[0].clone();
             let message = if text.is_empty() {
-                where_
+                first.clone()
             } else {
                 text.join("\n")
             };
-            self.cell_panic = Some(message);
+            self.cell_panic = Some(CellPanic {
+                location: location(&first),
+                message,
+            });
             Vec::new()
         } else {
             block.message
@@ -110,7 +129,13 @@ mod tests {
             "before\n\nthread '<unnamed>' (17252) panicked at src/lib.rs:22:1:\nboom\nstack backtrace:\n   0: x\n   2: ctx::run_user_code_2::{{closure}}\n             at here\nnote: Some details are omitted, run with `RUST_BACKTRACE=full` for a verbose backtrace.\nafter",
         );
         assert_eq!(shown, vec!["before", "", "after"]);
-        assert_eq!(f.cell_panic.as_deref(), Some("boom"));
+        assert_eq!(
+            f.cell_panic,
+            Some(CellPanic {
+                location: Some("src/lib.rs:22:1".into()),
+                message: "boom".into()
+            })
+        );
     }
 
     #[test]

@@ -1,21 +1,30 @@
-//! Start-up benchmark: prints a table of cold start, warm start and trivial-cell latency.
+//! Start-up and latency benchmark: prints a table of cold start, warm start and
+//! trivial-cell latency, then the latency of small cells as a Jupyter client sees it.
 //!
-//! Runs `paralelo-kernel run` (the same engine Jupyter gets) on a small notebook, first with
-//! an empty build cache (cold), then again with the cache it left (warm), and reads the
-//! timings the runner prints and the phases `PARALELO_KERNEL_TRACE=1` prints. Build the
-//! kernel first, then:
+//! 1. Runs `paralelo-kernel run` (the same engine Jupyter gets) on a small notebook, first
+//!    with an empty build cache (cold), then again with the cache it left (warm), and reads
+//!    the timings the runner prints and the phases `PARALELO_KERNEL_TRACE=1` prints.
+//! 2. Starts the kernel as Jupyter does (a connection file, zeromq) on the warm cache, runs
+//!    a first `par_map` cell, waits a few seconds (a person types slower than that), then
+//!    times `1 + 1`, `let x = 2 * 3;` and `fn f(x: u64) -> u64 { x * 3 } f(3)` from
+//!    `execute_request` to the kernel's `idle`, interleaved, and prints their medians.
+//! 3. With `--against-stock`, does the same on stock `evcxr_jupyter` 0.22 (crates.io), built
+//!    once into `target/stock-evcxr` (`cargo install --locked`, at nice 19; later runs reuse
+//!    it), in the same run, and prints the ratios.
 //!
 //! ```text
-//! cargo build -p paralelo-kernel --bins --examples
-//! target/debug/examples/startup [COLD_RUNS [WARM_RUNS]]     # default 1 cold, 5 warm
+//! cargo run -p paralelo-kernel --example startup -- [--against-stock] [--cells N] [COLD [WARM]]
 //! ```
 //!
-//! Every figure is a median over the runs of its kind; the load average is printed before
-//! and after, since another build on the machine changes everything.
+//! Defaults: 1 cold and 5 warm runs, 15 timings of each cell. Every figure is a median over
+//! the runs of its kind; the load average is printed with every table, since other work on
+//! the machine changes everything.
 
-use std::path::PathBuf;
+mod client;
+
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const TRIVIAL_CELLS: usize = 10;
 
@@ -132,16 +141,106 @@ fn load() -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
+/// The cells whose latency is measured, by name.
+const LATENCY_CELLS: [(&str, &str); 3] = [
+    ("1 + 1", "1 + 1"),
+    ("let x = 2 * 3;", "let x = 2 * 3;"),
+    (
+        "fn f(x: u64) -> u64 { x * 3 } f(3)",
+        "fn f(x: u64) -> u64 { x * 3 }\nf(3)",
+    ),
+];
+
+/// How long to wait after the first cell before timing (rust-analyzer primes its caches in
+/// the background meanwhile, as it does while a person types).
+const SETTLE: Duration = Duration::from_secs(5);
+
+/// Median latency of each of [`LATENCY_CELLS`] on a kernel started by `command`.
+fn latencies(
+    name: &str,
+    command: Command,
+    args: &[&str],
+    first_cell: &str,
+    rounds: usize,
+    dir: &Path,
+) -> Vec<f64> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async {
+        let (mut kernel, ready) = client::Client::start(command, args, dir).await;
+        let (status, first) = kernel.execute(first_cell).await;
+        assert_eq!(status, "ok", "{name}: the first cell failed");
+        eprintln!(
+            "{name}: kernel_info after {:.2} s, first cell {:.2} s",
+            ready.as_secs_f64(),
+            first.as_secs_f64()
+        );
+        tokio::time::sleep(SETTLE).await;
+        let mut times = vec![Vec::new(); LATENCY_CELLS.len()];
+        for _ in 0..rounds {
+            for (i, (label, code)) in LATENCY_CELLS.iter().enumerate() {
+                let (status, took) = kernel.execute(code).await;
+                assert_eq!(status, "ok", "{name}: {label} failed");
+                times[i].push(took.as_secs_f64());
+            }
+        }
+        times.iter().map(|t| median(t)).collect()
+    })
+}
+
+/// Stock `evcxr_jupyter` 0.22 under `target/stock-evcxr`, built there once.
+fn stock_evcxr(target: &Path) -> PathBuf {
+    let root = target.join("stock-evcxr");
+    let exe = root.join("bin").join("evcxr_jupyter");
+    if !exe.exists() {
+        eprintln!(
+            "building stock evcxr_jupyter 0.22.0 into {} (once; minutes)",
+            root.display()
+        );
+        let status = Command::new("nice")
+            .args(["-n", "19", "cargo", "install", "--locked", "--root"])
+            .arg(&root)
+            .arg("evcxr_jupyter@0.22.0")
+            .env("CARGO_TARGET_DIR", root.join("build"))
+            .status()
+            .expect("run cargo install");
+        assert!(status.success(), "cargo install evcxr_jupyter failed");
+    }
+    exe
+}
+
 fn main() {
-    let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>());
-    let cold_runs = args.next().map_or(1, |n| n.expect("COLD_RUNS is a number"));
-    let warm_runs = args.next().map_or(5, |n| n.expect("WARM_RUNS is a number"));
+    let mut against_stock = false;
+    let mut rounds = 15;
+    let mut numbers = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--against-stock" => against_stock = true,
+            "--cells" => {
+                rounds = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--cells N: a number");
+            }
+            other => numbers.push(
+                other
+                    .parse::<usize>()
+                    .unwrap_or_else(|_| panic!("unknown argument {other:?}; usage: startup [--against-stock] [--cells N] [COLD [WARM]]")),
+            ),
+        }
+    }
+    let cold_runs = numbers.first().copied().unwrap_or(1);
+    let warm_runs = numbers.get(1).copied().unwrap_or(5);
     let dir = std::env::temp_dir().join(format!("paralelo-kernel-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let nb = notebook(&dir);
     let load_before = load();
     let mut cold = Vec::new();
     let mut warm = Vec::new();
+    let warm_cache = dir.join("cache-0");
     for i in 0..cold_runs.max(1) {
         let cache = dir.join(format!("cache-{i}"));
         std::fs::create_dir_all(&cache).expect("cache dir");
@@ -182,6 +281,71 @@ fn main() {
             m(|r| r.engine + r.first_cell),
             m(|r| r.trivial),
         );
+    }
+
+    // Latency through the Jupyter protocol, on the warm cache.
+    let load_before = load();
+    let mut ours_command = Command::new(kernel_exe());
+    ours_command.env("PARALELO_KERNEL_CACHE", &warm_cache);
+    let ours = latencies(
+        "paralelo-kernel",
+        ours_command,
+        &["--connection-file", "{connection_file}"],
+        "let v = par_map(|x: u64| x * x, 0..4u64)?;\nv.len()",
+        rounds,
+        &dir,
+    );
+    let stock = against_stock.then(|| {
+        let target = kernel_exe()
+            .parent()
+            .and_then(Path::parent)
+            .expect("the target directory")
+            .to_path_buf();
+        let exe = stock_evcxr(&target);
+        let mut command = Command::new(exe);
+        let config = dir.join("stock-evcxr-config");
+        std::fs::create_dir_all(&config).expect("config dir");
+        command
+            .env("EVCXR_CONFIG_DIR", &config)
+            .env_remove("EVCXR_TMPDIR");
+        latencies(
+            "evcxr_jupyter 0.22",
+            command,
+            &["--control_file", "{connection_file}"],
+            "let v: Vec<u64> = (0..4u64).map(|x| x * x).collect();\nv.len()",
+            rounds,
+            &dir,
+        )
+    });
+    println!();
+    println!(
+        "cell latency through Jupyter (execute_request → idle), medians of {rounds} interleaved runs, after the first cell and {} s",
+        SETTLE.as_secs()
+    );
+    println!(
+        "load average (1, 5, 15 min): before {load_before}, after {}",
+        load()
+    );
+    match &stock {
+        Some(stock) => {
+            println!("| cell | paralelo-kernel | evcxr_jupyter 0.22 | ours / stock |");
+            println!("|---|--:|--:|--:|");
+            for (i, (label, _)) in LATENCY_CELLS.iter().enumerate() {
+                println!(
+                    "| `{label}` | {:.3} s | {:.3} s | {:.2} |",
+                    ours[i],
+                    stock[i],
+                    ours[i] / stock[i]
+                );
+            }
+        }
+        None => {
+            println!("| cell | paralelo-kernel |");
+            println!("|---|--:|");
+            for (i, (label, _)) in LATENCY_CELLS.iter().enumerate() {
+                println!("| `{label}` | {:.3} s |", ours[i]);
+            }
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
