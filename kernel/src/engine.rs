@@ -249,18 +249,25 @@ impl Forwarder {
     fn start(&self, sink: Sink) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.sink = Some(sink);
-        if let Some(filter) = inner.filter.as_mut() {
-            filter.cell_panic = None;
-        }
     }
 
-    /// Flushes pending lines, detaches the sink and returns the cell's panic, if any.
-    fn finish(&self) -> Option<CellPanic> {
+    /// Whether a panic's message has been read whole.
+    fn has_panic_message(&self) -> bool {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner
+            .filter
+            .as_ref()
+            .is_some_and(PanicFilter::has_panic_message)
+    }
+
+    /// Flushes pending lines, detaches the sink and returns the cell's panic, if it
+    /// `panicked`.
+    fn finish(&self, panicked: bool) -> Option<CellPanic> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let mut panic = None;
         if let Some(filter) = inner.filter.as_mut() {
-            let lines = filter.finish();
-            panic = filter.cell_panic.take();
+            let (lines, cell_panic) = filter.finish(panicked);
+            panic = cell_panic;
             for line in lines {
                 inner.deliver(Output::Stderr(format!("{line}\n")));
             }
@@ -488,7 +495,8 @@ impl Engine {
         let result = self
             .ctx
             .execute_with_callbacks(source.code(), &mut callbacks);
-        let panic = self.finish_outputs();
+        let panicked = result.as_ref().is_ok_and(|o| o.panicked);
+        let panic = self.finish_outputs(panicked);
         self.last_compile = Duration::ZERO;
         match result {
             Ok(outputs) => {
@@ -513,6 +521,13 @@ impl Engine {
                 self.last_compile = started.elapsed().saturating_sub(run);
                 if let Some(panic) = panic {
                     return Err(panic_error(panic, &source));
+                }
+                if panicked {
+                    // A panic hook that printed nothing we could read.
+                    return Err(CellError::new(
+                        "Panic",
+                        "the cell panicked (its message was not printed on stderr)",
+                    ));
                 }
                 let mut value = Map::new();
                 let mut mimes: Vec<_> = outputs.content_by_mime_type.into_iter().collect();
@@ -558,8 +573,9 @@ impl Engine {
     }
 
     /// Waits until the child's last output line has reached the sink, then detaches it;
-    /// returns the cell's panic, if it panicked.
-    fn finish_outputs(&mut self) -> Option<CellPanic> {
+    /// returns the cell's panic, if it panicked. When evcxr says the cell `panicked`, its
+    /// message may still be on its way (stderr is read by another thread): wait for it.
+    fn finish_outputs(&mut self, panicked: bool) -> Option<CellPanic> {
         // evcxr waits for stdout to drain; stderr is read by another thread, so give it a
         // moment to arrive and drain.
         std::thread::sleep(Duration::from_millis(2));
@@ -567,8 +583,16 @@ impl Engine {
         while !self.stderr_probe.is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
-        self.stdout.finish();
-        self.stderr.finish()
+        if panicked {
+            // The hook prints the message first, then the backtrace (evcxr sets
+            // RUST_BACKTRACE=1), which is not waited for (see `panics`).
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !self.stderr.has_panic_message() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        self.stdout.finish(false);
+        self.stderr.finish(panicked)
     }
 
     /// Completions at byte offset `pos` of `code`: (matches, cursor_start, cursor_end).

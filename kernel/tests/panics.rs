@@ -26,7 +26,12 @@ async fn a_panic_is_one_error_output() {
             .into_iter()
             .filter(|t| !["status", "execute_input"].contains(&t.as_str()))
             .collect();
-        assert_eq!(outputs, ["error"], "{code}: {msgs:#?}");
+        assert_eq!(
+            outputs,
+            ["error"],
+            "{code}: stderr {:?}",
+            common::stream(&msgs, "stderr")
+        );
         let error = msgs.iter().find(|m| m["msg_type"] == "error").unwrap();
         let evalue = error["content"]["evalue"].as_str().unwrap();
         let traceback = error["content"]["traceback"].to_string();
