@@ -16,7 +16,7 @@ use zeromq::{DealerSocket, SocketOptions, SubSocket, ZmqMessage};
 /// The longest one cell (or the kernel's start) may take before the benchmark gives up.
 const TIMEOUT: Duration = Duration::from_secs(600);
 
-pub struct Client {
+pub(crate) struct Client {
     child: Child,
     key: Vec<u8>,
     session: String,
@@ -42,7 +42,7 @@ impl Client {
     /// Starts `command` with `{connection_file}` replaced by a fresh connection file in
     /// `dir`, connects, and waits for `kernel_info_reply`. Returns the client and the time
     /// the kernel took to answer.
-    pub async fn start(mut command: Command, args: &[&str], dir: &Path) -> (Client, Duration) {
+    pub(crate) async fn start(mut command: Command, args: &[&str], dir: &Path) -> (Client, Duration) {
         let key = uuid::Uuid::new_v4().to_string();
         let ports = json!({
             "shell_port": free_port(), "iopub_port": free_port(), "stdin_port": free_port(),
@@ -149,7 +149,7 @@ impl Client {
     }
 
     /// Runs `code`; returns the reply's status and the time until the kernel was idle again.
-    pub async fn execute(&mut self, code: &str) -> (String, Duration) {
+    pub(crate) async fn execute(&mut self, code: &str) -> (String, Duration) {
         let started = Instant::now();
         let id = self
             .send(
