@@ -42,7 +42,11 @@ impl Client {
     /// Starts `command` with `{connection_file}` replaced by a fresh connection file in
     /// `dir`, connects, and waits for `kernel_info_reply`. Returns the client and the time
     /// the kernel took to answer.
-    pub(crate) async fn start(mut command: Command, args: &[&str], dir: &Path) -> (Client, Duration) {
+    pub(crate) async fn start(
+        mut command: Command,
+        args: &[&str],
+        dir: &Path,
+    ) -> (Client, Duration) {
         let key = uuid::Uuid::new_v4().to_string();
         let ports = json!({
             "shell_port": free_port(), "iopub_port": free_port(), "stdin_port": free_port(),
