@@ -10,10 +10,19 @@
 //! table, an image) offers it from its `Debug` impl with [`offer_mime`]; `display` then sends
 //! both, and Jupyter shows the richest it can render.
 //!
-//! These functions only print one line per call on standard output: a marker that the kernel
-//! turns into Jupyter's `display_data`, `update_display_data` or `clear_output` message. Outside
-//! a notebook (a program, a test, the evcxr REPL) that line is what you see, so the module
-//! works anywhere and needs no kernel to compile.
+//! # Where the output goes
+//!
+//! The module works anywhere and needs no kernel to compile; what a call prints depends on
+//! who runs the code, read from the environment at each call:
+//!
+//! | running under | `display` / `display_mime` | `update` | `clear_output` |
+//! |---|---|---|---|
+//! | `paralelo-kernel` (it sets `PARALELO_KERNEL_DISPLAY=1` for its evaluation process) | one private marker line the kernel turns into `display_data` | `update_display_data`: the output is replaced | `clear_output` |
+//! | stock evcxr (`evcxr_jupyter`, the evcxr REPL: `EVCXR_IS_RUNTIME` is set) | a bundle with a richer type than `text/plain` is printed in evcxr's content protocol (`EVCXR_BEGIN_CONTENT mime` … `EVCXR_END_CONTENT`, one block per type), so a table shows as HTML; a plain-text value is printed as a line of text | shown like a new `display`: evcxr cannot replace an output already shown | nothing |
+//! | anything else (a program, a test, a terminal) | the `text/plain` form as a line | the new `text/plain` as a line | nothing |
+//!
+//! evcxr collects content blocks into the cell's result, one per mime type, shown when the
+//! cell ends: under stock evcxr, several rich displays in one cell show only the last one.
 //!
 //! # Examples
 //!
@@ -36,6 +45,31 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The prefix of every marker line; the kernel looks for it at the start of a line.
 pub const MARKER: &str = "PARALELO_DISPLAY ";
+
+/// The environment variable `paralelo-kernel` sets (to `1`) in its evaluation process: only
+/// then are [`MARKER`] lines printed.
+pub const KERNEL_ENV: &str = "PARALELO_KERNEL_DISPLAY";
+
+/// Who shows the output, read from the environment (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Frontend {
+    /// `paralelo-kernel`: marker lines.
+    Kernel,
+    /// Stock evcxr: its content protocol for rich bundles, text otherwise.
+    Evcxr,
+    /// A program or a terminal: plain text.
+    Terminal,
+}
+
+fn frontend() -> Frontend {
+    if std::env::var_os(KERNEL_ENV).is_some_and(|v| v == "1") {
+        Frontend::Kernel
+    } else if std::env::var_os("EVCXR_IS_RUNTIME").is_some() {
+        Frontend::Evcxr
+    } else {
+        Frontend::Terminal
+    }
+}
 
 /// A displayed output that can be replaced in place, as IPython's `DisplayHandle`.
 ///
@@ -185,8 +219,11 @@ pub fn display_mime(bundle: &[(&str, &str)]) -> DisplayHandle {
 /// paralelo::display::clear_output(true);
 /// ```
 pub fn clear_output(wait: bool) {
-    let line = serde_json::json!({ "op": "clear", "wait": wait });
-    write_line(&line);
+    // Only the kernel can clear an output area; elsewhere there is nothing to clear.
+    if frontend() == Frontend::Kernel {
+        let line = serde_json::json!({ "op": "clear", "wait": wait });
+        write_text(&format!("{MARKER}{line}\n"));
+    }
 }
 
 /// Reads one line from the user, like Python's `input(prompt)`; the trailing newline is removed.
@@ -259,17 +296,50 @@ fn emit_bundle(op: &str, id: Option<&str>, bundle: &[(String, String)]) {
 }
 
 fn emit(op: &str, id: Option<&str>, bundle: &[(&str, &str)]) {
-    let data: serde_json::Map<String, serde_json::Value> = bundle
-        .iter()
-        .map(|(mime, content)| ((*mime).to_owned(), serde_json::Value::from(*content)))
-        .collect();
-    let line = serde_json::json!({ "op": op, "display_id": id, "data": data });
-    write_line(&line);
+    write_text(&rendered(frontend(), op, id, bundle));
 }
 
-fn write_line(value: &serde_json::Value) {
-    // One write of one line, so the marker never interleaves with other output.
-    let text = format!("{MARKER}{value}\n");
+/// What one `display` or `update` prints for `frontend`.
+fn rendered(frontend: Frontend, op: &str, id: Option<&str>, bundle: &[(&str, &str)]) -> String {
+    let plain = bundle
+        .iter()
+        .find(|(mime, _)| *mime == "text/plain")
+        .map(|(_, text)| *text);
+    let as_line = |text: &str| {
+        if text.ends_with('\n') {
+            text.to_owned()
+        } else {
+            format!("{text}\n")
+        }
+    };
+    match frontend {
+        Frontend::Kernel => {
+            let data: serde_json::Map<String, serde_json::Value> = bundle
+                .iter()
+                .map(|(mime, content)| ((*mime).to_owned(), serde_json::Value::from(*content)))
+                .collect();
+            let line = serde_json::json!({ "op": op, "display_id": id, "data": data });
+            format!("{MARKER}{line}\n")
+        }
+        Frontend::Evcxr if bundle.iter().any(|(mime, _)| *mime != "text/plain") => {
+            let mut text = String::new();
+            for (mime, content) in bundle {
+                text.push_str(&format!(
+                    "EVCXR_BEGIN_CONTENT {mime}\n{}EVCXR_END_CONTENT\n",
+                    as_line(content)
+                ));
+            }
+            text
+        }
+        Frontend::Evcxr | Frontend::Terminal => plain.map(as_line).unwrap_or_default(),
+    }
+}
+
+fn write_text(text: &str) {
+    if text.is_empty() {
+        return;
+    }
+    // One write, so a marker or a content block never interleaves with other output.
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     // A closed stdout leaves nothing to show the output on: ignoring the error is right.
@@ -324,6 +394,91 @@ mod tests {
         assert_eq!(mimes(&bundle_of(&vec![Table, Table])), ["text/plain"]);
         assert_eq!(format!("{:?}", Table), "| t |");
         assert_eq!(mimes(&bundle_of(&42)), ["text/plain"]);
+    }
+
+    /// Between these lines the child's output is the module's, not the test harness's.
+    const BEGIN: &str = "<<<display output>>>";
+    const END: &str = "<<<end of display output>>>";
+    /// Set for the child process only.
+    const CHILD: &str = "PARALELO_DISPLAY_TEST_CHILD";
+
+    /// Run by [`what_each_frontend_sees`] in a child process with the environment under test
+    /// (it does nothing in the normal test run).
+    #[test]
+    fn child_displays_a_few_things() {
+        if std::env::var_os(CHILD).is_none() {
+            return;
+        }
+        println!("{BEGIN}");
+        display(42);
+        let handle = display("a");
+        handle.update("b");
+        display(&Table);
+        display_mime(&[("text/html", "<b>x</b>")]);
+        clear_output(false);
+        println!("{END}");
+    }
+
+    /// The output of [`child_displays_a_few_things`] run with `env` set (and the other
+    /// frontends' variables removed).
+    fn child_output(env: &[(&str, &str)]) -> String {
+        let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+        command
+            .args([
+                "--exact",
+                "display::tests::child_displays_a_few_things",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env_remove(KERNEL_ENV)
+            .env_remove("EVCXR_IS_RUNTIME")
+            .env(CHILD, "1");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let start = text.find(BEGIN).expect("begin line") + BEGIN.len() + 1;
+        let end = text.find(END).expect("end line");
+        text[start..end].to_owned()
+    }
+
+    #[test]
+    fn what_each_frontend_sees() {
+        // A program or a terminal: the text/plain form, an update prints the new text, an
+        // HTML-only bundle and clear_output print nothing.
+        assert_eq!(child_output(&[]), "42\n\"a\"\n\"b\"\n| t |\n");
+        // Stock evcxr: plain values as text, rich bundles in evcxr's content protocol.
+        assert_eq!(
+            child_output(&[("EVCXR_IS_RUNTIME", "1")]),
+            "42\n\"a\"\n\"b\"\n\
+             EVCXR_BEGIN_CONTENT text/plain\n| t |\nEVCXR_END_CONTENT\n\
+             EVCXR_BEGIN_CONTENT text/html\n<table></table>\nEVCXR_END_CONTENT\n\
+             EVCXR_BEGIN_CONTENT text/html\n<b>x</b>\nEVCXR_END_CONTENT\n"
+        );
+        // paralelo-kernel (which is evcxr too): one marker line per call.
+        let kernel = child_output(&[("EVCXR_IS_RUNTIME", "1"), (KERNEL_ENV, "1")]);
+        let markers: Vec<serde_json::Value> = kernel
+            .lines()
+            .map(|line| {
+                let json = line
+                    .strip_prefix(MARKER)
+                    .unwrap_or_else(|| panic!("{line:?}"));
+                serde_json::from_str(json).unwrap()
+            })
+            .collect();
+        let ops: Vec<&str> = markers.iter().map(|m| m["op"].as_str().unwrap()).collect();
+        assert_eq!(
+            ops,
+            [
+                "display", "display", "update", "display", "display", "clear"
+            ]
+        );
+        assert_eq!(markers[0]["data"]["text/plain"], "42");
+        assert_eq!(markers[1]["display_id"], markers[2]["display_id"]);
+        assert_eq!(markers[2]["data"]["text/plain"], "\"b\"");
+        assert_eq!(markers[3]["data"]["text/html"], "<table></table>");
     }
 
     #[test]

@@ -16,10 +16,19 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde_json::{Map, Value};
 
-use crate::panics::PanicFilter;
+use crate::panics::{CellPanic, PanicFilter};
+
+mod compile_error;
+mod source;
+
+pub(crate) use source::CellSource;
 
 /// Prefix of the one-line display markers printed by `paralelo::display`.
 pub(crate) const DISPLAY_MARKER: &str = "PARALELO_DISPLAY ";
+
+/// Set to `1` in the evaluation process's environment: tells `paralelo::display` to print
+/// [`DISPLAY_MARKER`] lines (elsewhere it prints text, or evcxr's content blocks).
+pub(crate) const DISPLAY_ENV: &str = "PARALELO_KERNEL_DISPLAY";
 
 /// One piece of output of a running cell, in the order it was produced.
 #[derive(Debug, Clone, PartialEq)]
@@ -141,6 +150,9 @@ pub(crate) fn prepare_environment() -> Result<Slot> {
             // reads the environment concurrently.
             unsafe {
                 std::env::set_var("EVCXR_TMPDIR", &dir);
+                // Inherited by evcxr's evaluation process (and the processes its cells
+                // fork); shell commands run by magics get it removed.
+                std::env::set_var(DISPLAY_ENV, "1");
                 if let Some(path) = library_path {
                     std::env::set_var("LD_LIBRARY_PATH", path);
                 }
@@ -237,18 +249,25 @@ impl Forwarder {
     fn start(&self, sink: Sink) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.sink = Some(sink);
-        if let Some(filter) = inner.filter.as_mut() {
-            filter.cell_panic = None;
-        }
     }
 
-    /// Flushes pending lines, detaches the sink and returns the cell's panic message, if any.
-    fn finish(&self) -> Option<String> {
+    /// Whether a panic's message has been read whole.
+    fn has_panic_message(&self) -> bool {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner
+            .filter
+            .as_ref()
+            .is_some_and(PanicFilter::has_panic_message)
+    }
+
+    /// Flushes pending lines, detaches the sink and returns the cell's panic, if it
+    /// `panicked`.
+    fn finish(&self, panicked: bool) -> Option<CellPanic> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let mut panic = None;
         if let Some(filter) = inner.filter.as_mut() {
-            let lines = filter.finish();
-            panic = filter.cell_panic.take();
+            let (lines, cell_panic) = filter.finish(panicked);
+            panic = cell_panic;
             for line in lines {
                 inner.deliver(Output::Stderr(format!("{line}\n")));
             }
@@ -316,6 +335,17 @@ pub(crate) struct Engine {
     pub(crate) last_compile: Duration,
     /// Whether cells get [`INTERRUPT_HOOK`] (paralelo is loaded).
     interrupt_hook: bool,
+    /// The session's inputs (`%history`, `history_request`).
+    pub(crate) history: crate::history::History,
+    /// The number the next recorded input gets; `None`: do not record it (Jupyter's
+    /// `store_history: false`). Reset to the next number after each record.
+    pub(crate) next_input: Option<u64>,
+    /// Environment changes made with `%env`, for the shell commands the kernel starts.
+    pub(crate) env_changes: std::collections::BTreeMap<String, String>,
+    /// The previous working directory, for `%cd -`.
+    pub(crate) previous_dir: Option<PathBuf>,
+    /// The process group of a running shell command, so an interrupt reaches it.
+    pub(crate) foreground: Arc<Mutex<Option<i32>>>,
 }
 
 /// Run at the start of every cell: makes `SIGINT` (the kernel's interrupt) stop `paralelo`'s
@@ -348,21 +378,14 @@ impl<T: std::fmt::Debug + ?Sized> __ParaleloDebugValue for T {\n\
 
 /// Inserts [`INTERRUPT_HOOK`] before the first line of Rust code (after evcxr commands,
 /// blank lines and comments); command-only cells are left alone.
-fn with_interrupt_hook(code: &str) -> String {
-    let mut out = String::with_capacity(code.len() + INTERRUPT_HOOK.len() + 1);
-    let mut inserted = false;
-    for line in code.split_inclusive('\n') {
+fn with_interrupt_hook(source: &mut CellSource) {
+    let first_code_line = source.code().lines().position(|line| {
         let trimmed = line.trim_start();
-        let is_code =
-            !(trimmed.is_empty() || trimmed.starts_with(':') || trimmed.starts_with("//"));
-        if is_code && !inserted {
-            out.push_str(INTERRUPT_HOOK);
-            out.push('\n');
-            inserted = true;
-        }
-        out.push_str(line);
+        !(trimmed.is_empty() || trimmed.starts_with(':') || trimmed.starts_with("//"))
+    });
+    if let Some(index) = first_code_line {
+        source.insert_generated_line(index, INTERRUPT_HOOK);
     }
-    out
 }
 
 impl Engine {
@@ -409,6 +432,11 @@ impl Engine {
             preload_error: None,
             last_compile: Duration::ZERO,
             interrupt_hook: false,
+            history: crate::history::History::default(),
+            next_input: Some(1),
+            env_changes: std::collections::BTreeMap::new(),
+            previous_dir: None,
+            foreground: Arc::default(),
         };
         let errors = Arc::new(Mutex::new(String::new()));
         let collect = errors.clone();
@@ -444,19 +472,31 @@ impl Engine {
         sink: Sink,
         input: InputReader<'_>,
     ) -> Result<CellValue, CellError> {
+        self.execute_source(CellSource::plain(code), sink, input)
+    }
+
+    /// [`Engine::execute`] for code the kernel built around the user's (a magic's wrapper):
+    /// compile errors point at the user's lines.
+    pub(crate) fn execute_source(
+        &mut self,
+        mut source: CellSource,
+        sink: Sink,
+        input: InputReader<'_>,
+    ) -> Result<CellValue, CellError> {
         self.stdout.start(sink.clone());
         self.stderr.start(sink);
         let mut callbacks = evcxr::EvalCallbacks {
             input_reader: &|req| input(&req.prompt, req.is_password),
         };
         let started = Instant::now();
-        let code = if self.interrupt_hook {
-            with_interrupt_hook(code)
-        } else {
-            code.to_owned()
-        };
-        let result = self.ctx.execute_with_callbacks(&code, &mut callbacks);
-        let panic = self.finish_outputs();
+        if self.interrupt_hook {
+            with_interrupt_hook(&mut source);
+        }
+        let result = self
+            .ctx
+            .execute_with_callbacks(source.code(), &mut callbacks);
+        let panicked = result.as_ref().is_ok_and(|o| o.panicked);
+        let panic = self.finish_outputs(panicked);
         self.last_compile = Duration::ZERO;
         match result {
             Ok(outputs) => {
@@ -479,12 +519,15 @@ impl Engine {
                     .map(|p| p.duration)
                     .sum();
                 self.last_compile = started.elapsed().saturating_sub(run);
-                if let Some(message) = panic {
-                    return Err(CellError {
-                        ename: "Panic".into(),
-                        evalue: message.clone(),
-                        traceback: vec![format!("The cell panicked: {message}")],
-                    });
+                if let Some(panic) = panic {
+                    return Err(panic_error(panic, &source));
+                }
+                if panicked {
+                    // A panic hook that printed nothing we could read.
+                    return Err(CellError::new(
+                        "Panic",
+                        "the cell panicked (its message was not printed on stderr)",
+                    ));
                 }
                 let mut value = Map::new();
                 let mut mimes: Vec<_> = outputs.content_by_mime_type.into_iter().collect();
@@ -494,13 +537,45 @@ impl Engine {
                 }
                 Ok(value)
             }
-            Err(e) => Err(convert_error(e)),
+            Err(e) => Err(convert_error(e, &source)),
         }
     }
 
+    /// Records `cell` as the next input of the history, unless told not to (see
+    /// [`Engine::next_input`]).
+    pub(crate) fn record_input(&mut self, cell: &str) {
+        if let Some(count) = self.next_input {
+            self.history.push(count, cell);
+            self.next_input = Some(count + 1);
+        }
+    }
+
+    /// The session's variables and their types, as evcxr knows them, sorted by name; the
+    /// kernel's own (`__paralelo…`) are left out.
+    pub(crate) fn variables(&self) -> Vec<(String, String)> {
+        let mut vars: Vec<(String, String)> = self
+            .ctx
+            .variables_and_types()
+            .filter(|(name, _)| !name.starts_with("__paralelo"))
+            .map(|(name, ty)| (name.to_owned(), ty.to_owned()))
+            .collect();
+        vars.sort();
+        vars
+    }
+
+    /// The evaluation process's id.
+    pub(crate) fn child_pid(&self) -> u32 {
+        self.ctx
+            .process_handle()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .id()
+    }
+
     /// Waits until the child's last output line has reached the sink, then detaches it;
-    /// returns the cell's panic message, if it panicked.
-    fn finish_outputs(&mut self) -> Option<String> {
+    /// returns the cell's panic, if it panicked. When evcxr says the cell `panicked`, its
+    /// message may still be on its way (stderr is read by another thread): wait for it.
+    fn finish_outputs(&mut self, panicked: bool) -> Option<CellPanic> {
         // evcxr waits for stdout to drain; stderr is read by another thread, so give it a
         // moment to arrive and drain.
         std::thread::sleep(Duration::from_millis(2));
@@ -508,8 +583,16 @@ impl Engine {
         while !self.stderr_probe.is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
-        self.stdout.finish();
-        self.stderr.finish()
+        if panicked {
+            // The hook prints the message first, then the backtrace (evcxr sets
+            // RUST_BACKTRACE=1), which is not waited for (see `panics`).
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !self.stderr.has_panic_message() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        self.stdout.finish(false);
+        self.stderr.finish(panicked)
     }
 
     /// Completions at byte offset `pos` of `code`: (matches, cursor_start, cursor_end).
@@ -540,24 +623,66 @@ impl Engine {
     }
 }
 
-fn convert_error(error: evcxr::Error) -> CellError {
+/// The cell's error for its panic: the message, and where in the cell it happened.
+fn panic_error(panic: CellPanic, source: &CellSource) -> CellError {
+    let location = panic.location.as_deref().map(|l| cell_location(l, source));
+    let traceback = match &location {
+        Some(place) => format!("The cell panicked at {place}:\n{}", panic.message),
+        None => format!("The cell panicked: {}", panic.message),
+    };
+    CellError {
+        ename: "Panic".into(),
+        evalue: panic.message,
+        traceback: vec![traceback],
+    }
+}
+
+/// `cell:LINE:COLUMN` for a location in evcxr's generated crate (`src/lib.rs:22:5`) on a
+/// line of the cell; the line's text when it is code of an earlier cell (an item defined
+/// there); other locations (a dependency's file) as they are.
+fn cell_location(location: &str, source: &CellSource) -> String {
+    let mut parts = location.rsplitn(3, ':');
+    let (Some(column), Some(line), Some(file)) = (parts.next(), parts.next(), parts.next()) else {
+        return location.to_owned();
+    };
+    let (Ok(line), Ok(column)) = (line.parse::<usize>(), column.parse::<usize>()) else {
+        return location.to_owned();
+    };
+    if file != "src/lib.rs" {
+        return location.to_owned();
+    }
+    let Some(dir) = std::env::var_os("EVCXR_TMPDIR") else {
+        return location.to_owned();
+    };
+    let generated = std::fs::read_to_string(Path::new(&dir).join("src").join("lib.rs"));
+    let Some(text) = generated
+        .ok()
+        .and_then(|g| g.lines().nth(line.saturating_sub(1)).map(str::to_owned))
+    else {
+        return location.to_owned();
+    };
+    let found = source
+        .code()
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| *l == text)
+        .find_map(|(i, _)| source.user_position(i + 1, column));
+    match found {
+        Some((line, column)) => format!("cell:{line}:{column}"),
+        None => format!("`{}` (code of an earlier cell)", text.trim()),
+    }
+}
+
+fn convert_error(error: evcxr::Error, source: &CellSource) -> CellError {
     match error {
         evcxr::Error::CompilationErrors(errors) => {
             let mut traceback = Vec::new();
             let mut first = None;
             for e in &errors {
-                let rendered = e.rendered();
                 if first.is_none() {
                     first = Some(e.message());
                 }
-                traceback.push(if rendered.trim().is_empty() {
-                    e.message()
-                } else {
-                    rendered
-                });
-                if let Some(hint) = e.evcxr_extra_hint() {
-                    traceback.push(hint.to_owned());
-                }
+                traceback.push(compile_error::render(e, source));
             }
             CellError {
                 ename: "CompilationError".into(),
@@ -597,9 +722,14 @@ mod tests {
 
     #[test]
     fn the_interrupt_hook_goes_before_the_first_code_line() {
-        assert_eq!(with_interrupt_hook(":vars\n"), ":vars\n");
+        let hooked = |code: &str| {
+            let mut source = CellSource::plain(code);
+            with_interrupt_hook(&mut source);
+            source.code().to_owned()
+        };
+        assert_eq!(hooked(":vars\n"), ":vars\n");
         assert_eq!(
-            with_interrupt_hook(":dep x\n// c\nlet a = 1;\na"),
+            hooked(":dep x\n// c\nlet a = 1;\na"),
             format!(":dep x\n// c\n{INTERRUPT_HOOK}\nlet a = 1;\na")
         );
     }

@@ -20,7 +20,6 @@ use zeromq::{RouterRecvHalf, RouterSendHalf};
 use crate::completeness::is_complete;
 use crate::connection::{ConnectionInfo, Sockets, frames_of, message_of};
 use crate::engine::{CellError, CellValue, EngineConfig, Output};
-use crate::history::History;
 use crate::message::{Message, Signer};
 use crate::worker::{Job, Worker};
 
@@ -174,7 +173,6 @@ struct Shell {
     recv: RouterRecvHalf,
     pending: VecDeque<Message>,
     execution_count: u64,
-    history: History,
 }
 
 async fn shell_loop(shared: Arc<Shared>, send: RouterSendHalf, recv: RouterRecvHalf) {
@@ -184,7 +182,6 @@ async fn shell_loop(shared: Arc<Shared>, send: RouterSendHalf, recv: RouterRecvH
         recv,
         pending: VecDeque::new(),
         execution_count: 0,
-        history: History::default(),
     };
     loop {
         let msg = match shell.pending.pop_front() {
@@ -268,7 +265,14 @@ impl Shell {
                 self.reply(&msg, "inspect_reply", content).await;
             }
             "history_request" => {
-                let content = self.history.reply(&msg.content);
+                let (tx, rx) = oneshot::channel();
+                shared.worker.submit(Job::History {
+                    request: msg.content.clone(),
+                    reply: tx,
+                });
+                let content = rx
+                    .await
+                    .unwrap_or_else(|_| json!({ "status": "ok", "history": [] }));
                 self.reply(&msg, "history_reply", content).await;
             }
             "comm_info_request" => {
@@ -316,8 +320,8 @@ impl Shell {
             .unwrap_or(true);
         if store_history {
             self.execution_count += 1;
-            self.history.push(self.execution_count, &code);
         }
+        let history_number = store_history.then_some(self.execution_count);
         let count = self.execution_count;
         if !silent {
             self.shared.publish(msg.broadcast(
@@ -346,6 +350,7 @@ impl Shell {
         };
         self.shared.worker.submit(Job::Execute {
             code,
+            history_number,
             sink,
             input,
             reply: tx,

@@ -19,6 +19,8 @@ pub(crate) type InputFn = Arc<dyn Fn(&str, bool) -> String + Send + Sync>;
 pub(crate) enum Job {
     Execute {
         code: String,
+        /// The input number in the history, `None` to leave it out (`store_history: false`).
+        history_number: Option<u64>,
         sink: Sink,
         input: Option<InputFn>,
         reply: oneshot::Sender<Result<CellValue, CellError>>,
@@ -33,10 +35,17 @@ pub(crate) enum Job {
         pos: usize,
         reply: oneshot::Sender<Option<(String, String)>>,
     },
+    /// A `history_request`'s content → the `history_reply` content.
+    History {
+        request: serde_json::Value,
+        reply: oneshot::Sender<serde_json::Value>,
+    },
 }
 
 struct State {
     child: Mutex<Option<Arc<Mutex<std::process::Child>>>>,
+    /// The engine's running shell command (its process group), if any.
+    foreground: Mutex<Option<Arc<Mutex<Option<i32>>>>>,
     executing: AtomicBool,
     interrupted: AtomicBool,
     /// Counts executed cells, so a late watchdog never kills a later cell.
@@ -59,6 +68,7 @@ impl Worker {
         let (jobs, rx) = std::sync::mpsc::channel::<Job>();
         let state = Arc::new(State {
             child: Mutex::new(None),
+            foreground: Mutex::new(None),
             executing: AtomicBool::new(false),
             interrupted: AtomicBool::new(false),
             cells: AtomicU64::new(0),
@@ -96,6 +106,18 @@ impl Worker {
             return;
         }
         let cell = self.state.cells.load(Ordering::SeqCst);
+        let shell = self
+            .state
+            .foreground
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .and_then(|f| *f.lock().unwrap_or_else(|e| e.into_inner()));
+        if let Some(group) = shell {
+            // SAFETY: kill(2) on a process group we started; no memory is involved.
+            unsafe { libc::kill(-group, libc::SIGINT) };
+            return;
+        }
         let child = self
             .state
             .child
@@ -162,6 +184,10 @@ fn engine_thread(
             Err(format!("{e:#}"))
         }
     };
+    if let Ok(engine) = &engine {
+        *state.foreground.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(engine.foreground.clone());
+    }
     let _ = ready.send(true);
     let mut preload_warning = engine.as_ref().ok().and_then(|e| e.preload_error.clone());
     while let Ok(job) = jobs.recv() {
@@ -176,10 +202,12 @@ fn engine_thread(
         match job {
             Job::Execute {
                 code,
+                history_number,
                 sink,
                 input,
                 reply,
             } => {
+                engine.next_input = history_number;
                 if let Some(warning) = preload_warning.take() {
                     sink(Output::Stderr(format!("warning: {warning}\n")));
                 }
@@ -219,6 +247,9 @@ fn engine_thread(
             Job::Inspect { code, pos, reply } => {
                 let _ = reply.send(engine.inspect(&code, pos));
             }
+            Job::History { request, reply } => {
+                let _ = reply.send(engine.history.reply(&request));
+            }
         }
     }
 }
@@ -233,6 +264,9 @@ fn fail(job: Job, message: &str) {
         }
         Job::Inspect { reply, .. } => {
             let _ = reply.send(None);
+        }
+        Job::History { reply, .. } => {
+            let _ = reply.send(serde_json::json!({ "status": "ok", "history": [] }));
         }
     }
 }

@@ -5,13 +5,18 @@
 //! that line, and the lines between magics run as ordinary code, in order. Lines starting
 //! with `:` are evcxr's commands and pass through untouched. A cell that is only `?name` (or
 //! `??name`) is IPython's shorthand for `%pinfo name`; `name?` is not, since in Rust it is
-//! the `?` operator.
+//! the `?` operator. A line starting with `!` is a shell command (IPython's `!ls`); to
+//! negate at the start of a line in Rust, write `(!x)`.
 
+mod capture;
+mod session;
+mod shell;
+mod statements;
 mod time;
 
 use serde_json::{Map, Value};
 
-use crate::engine::{CellError, CellValue, Engine, InputReader, Output, Sink};
+use crate::engine::{CellError, CellSource, CellValue, Engine, InputReader, Output, Sink};
 
 /// Whether a magic takes one line (`%name`) or the whole cell (`%%name`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +36,10 @@ impl Kind {
 
 /// What a magic handler gets.
 pub(crate) struct Call<'a> {
+    /// The registry entry being run.
+    pub(crate) magic: &'static Magic,
+    /// The whole cell; `args` and `body` are slices of it.
+    pub(crate) cell: &'a str,
     /// The arguments after the magic's name (the rest of its line).
     pub(crate) args: &'a str,
     /// For a cell magic, the lines after the first; empty for a line magic.
@@ -44,6 +53,29 @@ impl Call<'_> {
     /// Prints `text` as the cell's stdout.
     pub(crate) fn print(&self, text: impl Into<String>) {
         (self.sink)(Output::Stdout(text.into()));
+    }
+
+    /// Byte range of `part` (a slice of the cell, or empty) in the cell.
+    pub(crate) fn range(&self, part: &str) -> std::ops::Range<usize> {
+        offset_in(self.cell, part)
+    }
+
+    /// A `UsageError` for this magic: `problem`, then the magic's synopsis.
+    pub(crate) fn usage_error(&self, problem: impl std::fmt::Display) -> CellError {
+        CellError::new(
+            "UsageError",
+            format!("{problem}; usage: {}", self.magic.synopsis()),
+        )
+    }
+}
+
+/// Byte range of `part` in `whole` when it is a slice of it; else an empty range at the end.
+fn offset_in(whole: &str, part: &str) -> std::ops::Range<usize> {
+    let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+    if start <= whole.len() && start + part.len() <= whole.len() {
+        start..start + part.len()
+    } else {
+        whole.len()..whole.len()
     }
 }
 
@@ -59,6 +91,15 @@ pub(crate) struct Magic {
     /// One line of help.
     pub(crate) help: &'static str,
     pub(crate) handler: Handler,
+}
+
+impl Magic {
+    /// `%name USAGE` (or `%%name …`), as `%lsmagic` and usage errors show it.
+    pub(crate) fn synopsis(&self) -> String {
+        format!("{}{} {}", self.kind.prefix(), self.name, self.usage)
+            .trim_end()
+            .to_owned()
+    }
 }
 
 /// Every magic the kernel knows. Dispatch, `%lsmagic` and the error for an unknown magic
@@ -81,21 +122,21 @@ pub(crate) static MAGICS: &[Magic] = &[
     Magic {
         name: "time",
         kind: Kind::Line,
-        usage: "EXPR",
-        help: "Time one expression: CPU times (user, sys, total), Wall time; returns its value.",
+        usage: "CODE",
+        help: "Time one statement or expression: CPU times (user, sys, total), Wall time; returns its value.",
         handler: time::time_line,
     },
     Magic {
         name: "time",
         kind: Kind::Cell,
         usage: "",
-        help: "Time the cell (compilation excluded); its variables and value are kept.",
+        help: "Time the cell (compilation excluded); its variables, items and value are kept.",
         handler: time::time_cell,
     },
     Magic {
         name: "timeit",
         kind: Kind::Line,
-        usage: "[-n N] [-r R] [-p P] [-q] [-o] EXPR",
+        usage: "[-n N] [-r R] [-p P] [-q] [-o] CODE",
         help: "Mean ± std. dev. of R runs of N loops (N chosen automatically unless -n).",
         handler: time::timeit_line,
     },
@@ -105,6 +146,76 @@ pub(crate) static MAGICS: &[Magic] = &[
         usage: "[-n N] [-r R] [-p P] [-q] [-o] [SETUP]",
         help: "%timeit for the cell after an untimed SETUP; -o returns the result, -q is quiet.",
         handler: time::timeit_cell,
+    },
+    Magic {
+        name: "capture",
+        kind: Kind::Cell,
+        usage: "[--no-stdout] [--no-stderr] [--no-display] [NAME]",
+        help: "Run the cell keeping its outputs; NAME.show() shows them later (NAME.stdout, NAME.stderr).",
+        handler: capture::capture,
+    },
+    Magic {
+        name: "env",
+        kind: Kind::Line,
+        usage: "[NAME[=VALUE]]",
+        help: "List the environment, show NAME, or set NAME=VALUE (also `%env NAME VALUE`).",
+        handler: shell::env,
+    },
+    Magic {
+        name: "who",
+        kind: Kind::Line,
+        usage: "[TYPE...]",
+        help: "The session's variables (only those of the given types, if any).",
+        handler: session::who,
+    },
+    Magic {
+        name: "whos",
+        kind: Kind::Line,
+        usage: "[TYPE...]",
+        help: "The session's variables with their types, as a table.",
+        handler: session::whos,
+    },
+    Magic {
+        name: "history",
+        kind: Kind::Line,
+        usage: "[-n] [RANGE...]",
+        help: "The session's inputs; -n numbers them; RANGE is N, N-M or N:M (M excluded).",
+        handler: session::history,
+    },
+    Magic {
+        name: "writefile",
+        kind: Kind::Cell,
+        usage: "[-a] FILE",
+        help: "Write the cell to FILE (-a appends); relative to the working directory.",
+        handler: shell::writefile,
+    },
+    Magic {
+        name: "bash",
+        kind: Kind::Cell,
+        usage: "",
+        help: "Run the cell with bash; output is streamed; a non-zero exit status is an error.",
+        handler: shell::bash,
+    },
+    Magic {
+        name: "sh",
+        kind: Kind::Cell,
+        usage: "",
+        help: "Run the cell with sh; output is streamed; a non-zero exit status is an error.",
+        handler: shell::sh,
+    },
+    Magic {
+        name: "pwd",
+        kind: Kind::Line,
+        usage: "",
+        help: "The working directory of the code the cells run.",
+        handler: shell::pwd,
+    },
+    Magic {
+        name: "cd",
+        kind: Kind::Line,
+        usage: "[DIR | -]",
+        help: "Change the working directory (no DIR: home; -: the previous one).",
+        handler: shell::cd,
     },
 ];
 
@@ -121,12 +232,12 @@ pub(crate) fn lsmagic_text() -> String {
             out.push_str("\nAvailable cell magics:\n");
         }
         for m in MAGICS.iter().filter(|m| m.kind == kind) {
-            let synopsis = format!("{}{} {}", kind.prefix(), m.name, m.usage);
-            out.push_str(&format!("  {:<42} {}\n", synopsis.trim_end(), m.help));
+            out.push_str(&format!("  {:<50} {}\n", m.synopsis(), m.help));
         }
     }
     out.push_str(
-        "\nevcxr commands (lines starting with `:`, e.g. `:dep`, `:vars`, `:opt`) also work; \
+        "\n`!COMMAND` lines run COMMAND with sh (output streamed, exit status reported).\n\
+         evcxr commands (lines starting with `:`, e.g. `:dep`, `:vars`, `:opt`) also work; \
          `:help` lists them.\n",
     );
     out
@@ -134,7 +245,7 @@ pub(crate) fn lsmagic_text() -> String {
 
 fn lsmagic(call: &mut Call<'_>) -> Result<CellValue, CellError> {
     if !call.args.trim().is_empty() {
-        return Err(CellError::new("UsageError", "%lsmagic takes no arguments"));
+        return Err(call.usage_error("%lsmagic takes no arguments"));
     }
     call.print(lsmagic_text());
     Ok(CellValue::new())
@@ -144,10 +255,7 @@ fn lsmagic(call: &mut Call<'_>) -> Result<CellValue, CellError> {
 fn pinfo(call: &mut Call<'_>) -> Result<CellValue, CellError> {
     let name = call.args.trim();
     if name.is_empty() {
-        return Err(CellError::new(
-            "UsageError",
-            "%pinfo needs a name: %pinfo NAME (or ?NAME)",
-        ));
+        return Err(call.usage_error("%pinfo needs a name (or write ?NAME)"));
     }
     match call.engine.inspect(name, name.len()) {
         Some((plain, html)) => {
@@ -178,10 +286,13 @@ fn unknown(kind: Kind, name: &str) -> CellError {
     )
 }
 
-/// One piece of a cell: code for evcxr or a magic invocation.
+/// One piece of a cell: code for evcxr, a shell command or a magic invocation; each a
+/// slice of the cell.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Piece<'a> {
-    Code(String),
+    Code(&'a str),
+    /// A `!command` line: the command.
+    Shell(&'a str),
     Magic {
         kind: Kind,
         name: &'a str,
@@ -205,7 +316,7 @@ pub(crate) fn split(cell: &str) -> Vec<Piece<'_>> {
     }
     if let Some(rest) = trimmed.strip_prefix("%%") {
         let (first, body) = rest.split_once('\n').unwrap_or((rest, ""));
-        let (name, args) = name_and_args(first);
+        let (name, args) = name_and_args(first.trim_end_matches('\r'));
         return vec![Piece::Magic {
             kind: Kind::Cell,
             name,
@@ -214,28 +325,42 @@ pub(crate) fn split(cell: &str) -> Vec<Piece<'_>> {
         }];
     }
     let mut pieces = Vec::new();
-    let mut code = String::new();
-    for line in cell.split_inclusive('\n') {
-        let stripped = line.trim_start();
-        match stripped.strip_prefix('%') {
-            Some(rest) if !rest.starts_with('%') => {
-                if !code.trim().is_empty() {
-                    pieces.push(Piece::Code(std::mem::take(&mut code)));
-                }
-                code.clear();
-                let (name, args) = name_and_args(rest.trim_end_matches(['\n', '\r']));
-                pieces.push(Piece::Magic {
-                    kind: Kind::Line,
-                    name,
-                    args,
-                    body: "",
-                });
-            }
-            _ => code.push_str(line),
+    // Start of the code lines not yet in a piece.
+    let mut code_start = 0;
+    let mut at = 0;
+    fn flush<'a>(pieces: &mut Vec<Piece<'a>>, code: &'a str) {
+        if !code.trim().is_empty() {
+            pieces.push(Piece::Code(code));
         }
     }
-    if !code.trim().is_empty() || pieces.is_empty() {
-        pieces.push(Piece::Code(code));
+    for line in cell.split_inclusive('\n') {
+        let line_start = at;
+        at += line.len();
+        let stripped = line.trim_start();
+        let content = stripped.trim_end_matches(['\n', '\r']);
+        if let Some(rest) = content.strip_prefix('%')
+            && !rest.starts_with('%')
+        {
+            flush(&mut pieces, &cell[code_start..line_start]);
+            code_start = at;
+            let (name, args) = name_and_args(rest);
+            pieces.push(Piece::Magic {
+                kind: Kind::Line,
+                name,
+                args,
+                body: "",
+            });
+        } else if let Some(command) = content.strip_prefix('!')
+            && !command.starts_with('=')
+        {
+            flush(&mut pieces, &cell[code_start..line_start]);
+            code_start = at;
+            pieces.push(Piece::Shell(command.trim()));
+        }
+    }
+    flush(&mut pieces, &cell[code_start..]);
+    if pieces.is_empty() {
+        pieces.push(Piece::Code(cell));
     }
     pieces
 }
@@ -248,9 +373,21 @@ fn name_and_args(text: &str) -> (&str, &str) {
     }
 }
 
-/// Runs a cell: magics through the registry, everything else through evcxr. The value of
-/// the last piece is the cell's value; the first error stops the cell.
+/// Runs a cell: magics through the registry, `!` lines through the shell, everything else
+/// through evcxr. The value of the last piece is the cell's value; the first error stops
+/// the cell. The cell is recorded in the session's input history first (`%history`).
 pub(crate) fn run_cell(
+    engine: &mut Engine,
+    cell: &str,
+    sink: Sink,
+    input: InputReader<'_>,
+) -> Result<CellValue, CellError> {
+    engine.record_input(cell);
+    run_pieces(engine, cell, sink, input)
+}
+
+/// [`run_cell`] without recording the input (a magic running its body).
+pub(crate) fn run_pieces(
     engine: &mut Engine,
     cell: &str,
     sink: Sink,
@@ -259,7 +396,12 @@ pub(crate) fn run_cell(
     let mut value = CellValue::new();
     for piece in split(cell) {
         value = match piece {
-            Piece::Code(code) => engine.execute(&code, sink.clone(), input)?,
+            Piece::Code(code) => {
+                let mut source = CellSource::new(cell);
+                source.push_user(offset_in(cell, code));
+                engine.execute_source(source, sink.clone(), input)?
+            }
+            Piece::Shell(command) => shell::run_line(engine, command, &sink)?,
             Piece::Magic {
                 kind,
                 name,
@@ -268,6 +410,8 @@ pub(crate) fn run_cell(
             } => {
                 let magic = find(kind, name).ok_or_else(|| unknown(kind, name))?;
                 let mut call = Call {
+                    magic,
+                    cell,
                     args,
                     body,
                     engine,
@@ -328,7 +472,7 @@ mod tests {
 
     #[test]
     fn splitting_cells() {
-        assert_eq!(split("1 + 1"), vec![Piece::Code("1 + 1".into())]);
+        assert_eq!(split("1 + 1"), vec![Piece::Code("1 + 1")]);
         for cell in ["?par_map", "\n??par_map \n", "%pinfo par_map"] {
             assert_eq!(
                 split(cell),
@@ -342,7 +486,7 @@ mod tests {
             );
         }
         // `x?` is Rust's `?` operator, not the pager.
-        assert_eq!(split("x?"), vec![Piece::Code("x?".into())]);
+        assert_eq!(split("x?"), vec![Piece::Code("x?")]);
         assert_eq!(
             split("\n%%timeit -n 3\nlet x = 1;\nx"),
             vec![Piece::Magic {
@@ -355,14 +499,22 @@ mod tests {
         assert_eq!(
             split("let a = 1;\n%time a + 1\n:vars\n"),
             vec![
-                Piece::Code("let a = 1;\n".into()),
+                Piece::Code("let a = 1;\n"),
                 Piece::Magic {
                     kind: Kind::Line,
                     name: "time",
                     args: "a + 1",
                     body: ""
                 },
-                Piece::Code(":vars\n".into()),
+                Piece::Code(":vars\n"),
+            ]
+        );
+        assert_eq!(
+            split("let a = 1;\n  !ls -l\na != 2"),
+            vec![
+                Piece::Code("let a = 1;\n"),
+                Piece::Shell("ls -l"),
+                Piece::Code("a != 2"),
             ]
         );
     }

@@ -1,73 +1,175 @@
-//! `%time`, `%%time`, `%timeit` and `%%timeit`.
+//! `%time`, `%%time`, `%timeit` and `%%timeit` over any cell.
 //!
-//! The cell's code is compiled once, wrapped in a closure handed to `paralelo::timing`
-//! (`time` or `timeit_with`), so compilation is never timed and the output lines are the
-//! library's, which are IPython's. For `%%time` the closure hands the cell's top-level
-//! `let` bindings back out, so the cell's variables survive as in IPython; items (`fn`,
-//! `struct`, `use`) are moved out of the closure so they stay visible to later cells.
+//! The user's code is sent to evcxr verbatim, statement by statement (rust-analyzer's split,
+//! as evcxr's own), with the kernel's lines around it, so a timed cell behaves as the same
+//! cell without the magic: `?` ends it the same way, items stay defined for later cells,
+//! compile errors point at the user's lines ([`CellSource`]).
+//!
+//! - `%%time` / `%time`: the statements stay at the cell's top level, between a call that
+//!   reads the clocks and one that prints IPython's lines (`paralelo::timing::Measurement`),
+//!   so `let` bindings are kept as evcxr keeps them; the final expression is timed and is the
+//!   cell's value (passed by reference, so a variable shown as the value is not moved).
+//!   Compilation is never timed: it happens before the cell runs.
+//! - `%%timeit` / `%timeit`: items go to the top level; setup and body run in a block, the
+//!   body in an `FnMut` closure handed to `paralelo::timing::timeit_with`; as in IPython
+//!   their bindings do not outlive the measurement. A `?` in the body makes the closure
+//!   return a `Result`; the first error stops the measurement and ends the cell through
+//!   evcxr's own `?`, printing what the cell without the magic would.
 
 use paralelo::timing::format_seconds;
-use quote::ToTokens;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::Call;
-use crate::engine::{CellError, CellValue};
+use super::statements::{self, Kind, Statement};
+use crate::engine::{CellError, CellSource, CellValue, Output, Sink};
 
 /// IPython prints `Compiler : …` when compiling took longer than this.
 const COMPILER_LINE_THRESHOLD: f64 = 0.1;
 
+/// Items the wrappers call, defined in the cell (evcxr keeps them, like the user's items).
+const HELPERS: &str = r#"mod __paralelo_timing {
+    use std::fmt;
+    use std::sync::Mutex;
+    use std::time::Instant;
+    use paralelo::timing::{CpuTimes, Measurement, TimeitOptions, TimeitResult};
+    static START: Mutex<Option<(CpuTimes, Instant)>> = Mutex::new(None);
+    pub fn start() {
+        let cpu = CpuTimes::now();
+        *START.lock().unwrap_or_else(|e| e.into_inner()) = Some((cpu, Instant::now()));
+    }
+    pub fn stop() {
+        let started = START.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some((cpu, wall)) = started {
+            let wall = wall.elapsed();
+            print!("{}", Measurement { wall, cpu: CpuTimes::now().since(&cpu) });
+        }
+    }
+    pub fn stop_ref<T: ?Sized>(value: &T) -> &T {
+        stop();
+        value
+    }
+    pub struct Failure { display: String, debug: String }
+    impl<E: fmt::Display + fmt::Debug> From<E> for Failure {
+        fn from(e: E) -> Failure {
+            Failure { display: e.to_string(), debug: format!("{e:?}") }
+        }
+    }
+    pub struct Shown(Failure);
+    impl fmt::Display for Shown {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(&self.0.display) }
+    }
+    impl fmt::Debug for Shown {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(&self.0.debug) }
+    }
+    pub fn timeit<R>(
+        options: &TimeitOptions,
+        mut work: impl FnMut() -> Result<R, Failure>,
+    ) -> Result<TimeitResult, Shown> {
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            paralelo::timing::timeit_with(options, || match work() {
+                Ok(value) => value,
+                Err(failure) => std::panic::resume_unwind(Box::new(failure)),
+            })
+        }));
+        match run {
+            Ok(result) => Ok(result),
+            Err(payload) => match payload.downcast::<Failure>() {
+                Ok(failure) => Err(Shown(*failure)),
+                Err(other) => std::panic::resume_unwind(other),
+            },
+        }
+    }
+}"#;
+
 pub(super) fn time_line(call: &mut Call<'_>) -> Result<CellValue, CellError> {
     if call.args.trim().is_empty() {
-        return Err(CellError::new(
-            "UsageError",
-            "%time needs an expression: %time EXPR",
-        ));
+        return Err(usage("%time needs code to time", "%time CODE"));
     }
-    let code = time_code(call.args);
-    run_timed(call, &code, true)
+    let source = time_code(call.cell, call.range(call.args));
+    run_timed(call, source, Timed::Time)
 }
 
 pub(super) fn time_cell(call: &mut Call<'_>) -> Result<CellValue, CellError> {
     if !call.args.trim().is_empty() {
-        return Err(CellError::new(
-            "UsageError",
-            format!("%%time takes no arguments, got {:?}", call.args),
+        // IPython: "%%time stmt" on the magic's own line is a UsageError.
+        return Err(usage(
+            &format!("%%time takes no arguments, got {:?}", call.args),
+            "%%time (then the code on the next lines)",
         ));
     }
-    let code = time_code(call.body);
-    run_timed(call, &code, true)
+    let source = time_code(call.cell, call.range(call.body));
+    run_timed(call, source, Timed::Time)
 }
 
 pub(super) fn timeit_line(call: &mut Call<'_>) -> Result<CellValue, CellError> {
-    let (options, rest) = TimeitArgs::parse(call.args)?;
+    let (options, rest) = TimeitArgs::parse(call.args, "%timeit")?;
     if rest.trim().is_empty() {
-        return Err(CellError::new(
-            "UsageError",
-            "%timeit needs an expression: %timeit [-n N] [-r R] [-p P] [-q] [-o] EXPR",
-        ));
+        return Err(usage("%timeit needs code to time", TIMEIT_LINE_USAGE));
     }
-    let code = timeit_code(&options, "", rest);
-    run_timed(call, &code, false)
+    let source = timeit_code(&options, call.cell, 0..0, call.range(rest));
+    run_timed(call, source, Timed::Timeit(options.quiet))
 }
 
 /// `%%timeit [options] [setup]`: as IPython, code after the options on the magic's line is
 /// setup, run once before the timed runs and not timed; the cell body sees its bindings.
 pub(super) fn timeit_cell(call: &mut Call<'_>) -> Result<CellValue, CellError> {
-    let (options, setup) = TimeitArgs::parse(call.args)?;
+    let (options, setup) = TimeitArgs::parse(call.args, "%%timeit")?;
     if call.body.trim().is_empty() {
-        return Err(CellError::new(
-            "UsageError",
-            "%%timeit needs code to time below its line: %%timeit [options] [setup]",
+        return Err(usage(
+            "%%timeit needs code to time below its line",
+            TIMEIT_CELL_USAGE,
         ));
     }
-    let code = timeit_code(&options, setup, call.body);
-    run_timed(call, &code, false)
+    let source = timeit_code(
+        &options,
+        call.cell,
+        call.range(setup),
+        call.range(call.body),
+    );
+    run_timed(call, source, Timed::Timeit(options.quiet))
 }
 
-fn run_timed(call: &mut Call<'_>, code: &str, compiler_line: bool) -> Result<CellValue, CellError> {
-    let value = call.engine.execute(code, call.sink.clone(), call.input)?;
+pub(super) const TIMEIT_LINE_USAGE: &str = "%timeit [-n N] [-r R] [-p P] [-q] [-o] CODE";
+pub(super) const TIMEIT_CELL_USAGE: &str = "%%timeit [-n N] [-r R] [-p P] [-q] [-o] [SETUP]";
+
+fn usage(problem: &str, usage: &str) -> CellError {
+    CellError::new("UsageError", format!("{problem}; usage: {usage}"))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Timed {
+    Time,
+    /// `%timeit`, quiet or not.
+    Timeit(bool),
+}
+
+/// Runs the wrapped code; adds IPython's compile-time line when the measurement was printed
+/// (a cell that failed prints neither, as in IPython).
+fn run_timed(
+    call: &mut Call<'_>,
+    source: CellSource,
+    timed: Timed,
+) -> Result<CellValue, CellError> {
+    let printed = Arc::new(AtomicBool::new(false));
+    let seen = printed.clone();
+    let inner = call.sink.clone();
+    let sink: Sink = Arc::new(move |output: Output| {
+        if let Output::Stdout(text) = &output
+            && (text.starts_with("Wall time: ") || text.contains(" per loop (mean ± std. dev."))
+        {
+            seen.store(true, Ordering::SeqCst);
+        }
+        inner(output)
+    });
+    let value = call.engine.execute_source(source, sink, call.input)?;
     let compile = call.engine.last_compile.as_secs_f64();
-    if compiler_line && compile > COMPILER_LINE_THRESHOLD {
-        call.print(format!("Compiler : {}\n", format_seconds(compile, 3)));
+    if printed.load(Ordering::SeqCst) && compile > COMPILER_LINE_THRESHOLD {
+        match timed {
+            Timed::Time => call.print(format!("Compiler : {}\n", format_seconds(compile, 3))),
+            Timed::Timeit(false) => call.print(format!("Compiler time: {compile:.2} s\n")),
+            Timed::Timeit(true) => {}
+        }
     }
     Ok(value)
 }
@@ -84,20 +186,30 @@ pub(super) struct TimeitArgs {
 
 impl TimeitArgs {
     /// Parses leading `-n N -r R -p P -q -o` (also `-n5`); returns the options and the rest.
-    pub(super) fn parse(args: &str) -> Result<(TimeitArgs, &str), CellError> {
+    /// `magic` names the magic in errors.
+    pub(super) fn parse<'a>(
+        args: &'a str,
+        magic: &str,
+    ) -> Result<(TimeitArgs, &'a str), CellError> {
+        let usage_line = if magic.starts_with("%%") {
+            TIMEIT_CELL_USAGE
+        } else {
+            TIMEIT_LINE_USAGE
+        };
         let mut out = TimeitArgs::default();
         let mut rest = args.trim_start();
         while let Some(flag_text) = rest.strip_prefix('-') {
             let Some(flag) = flag_text.chars().next() else {
                 break;
             };
-            if !"nrpqo".contains(flag) {
-                // Not an option: an expression such as `-x`.
+            if !flag.is_ascii_alphabetic() {
+                // Not an option: an expression such as `-1` or `-x`.
                 break;
             }
-            let after = &flag_text[1..];
+            let after = &flag_text[flag.len_utf8()..];
+            let ends_word = after.is_empty() || after.starts_with(char::is_whitespace);
             match flag {
-                'q' | 'o' if after.is_empty() || after.starts_with(char::is_whitespace) => {
+                'q' | 'o' if ends_word => {
                     if flag == 'q' {
                         out.quiet = true;
                     } else {
@@ -110,11 +222,11 @@ impl TimeitArgs {
                     let end = after.find(char::is_whitespace).unwrap_or(after.len());
                     let (number, tail) = after.split_at(end);
                     let bad = || {
-                        CellError::new(
-                            "UsageError",
-                            format!(
-                                "%timeit: -{flag} needs a positive whole number, got {number:?}"
+                        usage(
+                            &format!(
+                                "{magic}: -{flag} needs a positive whole number, got {number:?}"
                             ),
+                            usage_line,
                         )
                     };
                     let n: u64 = number.parse().map_err(|_| bad())?;
@@ -128,149 +240,122 @@ impl TimeitArgs {
                     }
                     rest = tail.trim_start();
                 }
-                _ => break,
+                // `-x` where x is a letter: a variable negated, if the next character goes on
+                // with the name (`-xs`) or the flag stands alone and is unknown.
+                _ if !ends_word => break,
+                other => {
+                    return Err(usage(
+                        &format!("{magic}: unknown option -{other}"),
+                        usage_line,
+                    ));
+                }
             }
         }
         Ok((out, rest))
     }
 }
 
-/// The code for `%timeit`: the body in an `FnMut` closure run by `timeit_with`, after the
-/// untimed `setup` (empty for none). Items (`fn`, `struct`, …) of both move to the top level
-/// so they stay visible to later cells; setup's bindings live in a block around the call, so,
-/// as in IPython, they do not outlive the measurement.
-fn timeit_code(args: &TimeitArgs, setup: &str, body: &str) -> String {
-    let loops = match args.loops {
-        Some(n) => format!("Some({n})"),
-        None => "None".into(),
-    };
-    let (setup_items, setup) = items_and_statements(setup);
-    let (items, inner) = items_and_statements(body);
-    let call = format!(
-        "paralelo::timing::timeit_with(&paralelo::timing::TimeitOptions {{ loops: {loops}, \
-         repeat: {}, precision: {}, quiet: {} }}, || {{\n{inner}\n}})",
+/// The code for `%time`/`%%time`: the user's statements verbatim between `start()` and the
+/// printing `stop()`; the final expression, when there is one, is timed and is the value.
+pub(super) fn time_code(cell: &str, body: std::ops::Range<usize>) -> CellSource {
+    let mut source = CellSource::new(cell);
+    source.push_generated(HELPERS);
+    source.push_generated("__paralelo_timing::start();");
+    let tail = statements::parse(&cell[body.clone()])
+        .and_then(|s| s.into_iter().find(|s| s.kind == Kind::Tail));
+    match tail {
+        Some(Statement { range, .. }) => {
+            let (start, end) = (body.start + range.start, body.start + range.end);
+            source.push_user(body.start..start);
+            source.push_generated("__paralelo_timing::stop_ref(&(");
+            source.push_user(start..end);
+            source.push_generated("))");
+            source.push_user(end..body.end);
+        }
+        None => {
+            source.push_user(body);
+            source.push_generated("__paralelo_timing::stop();");
+        }
+    }
+    source
+}
+
+/// The code for `%timeit`: items of setup and body at the top level, then a block with the
+/// setup's other statements and the measurement of the body's, in an `FnMut` closure.
+fn timeit_code(
+    args: &TimeitArgs,
+    cell: &str,
+    setup: std::ops::Range<usize>,
+    body: std::ops::Range<usize>,
+) -> CellSource {
+    let options = format!(
+        "&paralelo::timing::TimeitOptions {{ loops: {}, repeat: {}, precision: {}, quiet: {} }}",
+        match args.loops {
+            Some(n) => format!("Some({n})"),
+            None => "None".into(),
+        },
         args.repeat.unwrap_or(7),
         args.precision.unwrap_or(3),
         args.quiet
     );
-    let call = if setup.trim().is_empty() {
-        call
-    } else {
-        format!("{{\n{setup}\n{call}\n}}")
+    let split = |range: &std::ops::Range<usize>| {
+        statements::parse(&cell[range.clone()]).map(|list| {
+            list.into_iter()
+                .map(|s| Statement {
+                    range: range.start + s.range.start..range.start + s.range.end,
+                    ..s
+                })
+                .collect::<Vec<_>>()
+        })
     };
+    let mut source = CellSource::new(cell);
+    // Code that does not parse goes in whole, for evcxr to report.
+    let whole = |range: &std::ops::Range<usize>| {
+        vec![Statement {
+            kind: Kind::Other,
+            range: range.clone(),
+            question_mark: false,
+        }]
+    };
+    let setup_statements = split(&setup).unwrap_or_else(|| whole(&setup));
+    let body_statements = split(&body).unwrap_or_else(|| whole(&body));
+    let question_mark = body_statements.iter().any(|s| s.question_mark);
+    if question_mark {
+        source.push_generated(HELPERS);
+    }
+    for s in setup_statements.iter().chain(&body_statements) {
+        if s.kind == Kind::Item {
+            source.push_user(s.range.clone());
+        }
+    }
+    source.push_generated("{");
+    for s in setup_statements.iter().filter(|s| s.kind != Kind::Item) {
+        source.push_user(s.range.clone());
+        if s.kind == Kind::Tail {
+            // The setup's last expression is a statement before the measurement.
+            source.push_generated(";");
+        }
+    }
+    if question_mark {
+        source.push_generated(&format!(
+            "__paralelo_timing::timeit({options}, || -> ::std::result::Result<_, \
+             __paralelo_timing::Failure> {{ ::std::result::Result::Ok({{"
+        ));
+    } else {
+        source.push_generated(&format!("paralelo::timing::timeit_with({options}, || {{"));
+    }
+    for s in body_statements.iter().filter(|s| s.kind != Kind::Item) {
+        source.push_user(s.range.clone());
+    }
     let end = if args.output { "" } else { ";" };
-    format!("{setup_items}\n{items}\n{call}{end}")
-}
-
-/// Splits code into its items and its other statements (as text); code that does not parse
-/// is kept whole as statements, so evcxr reports the error.
-fn items_and_statements(code: &str) -> (String, String) {
-    match parse_block(code) {
-        Some(block) => {
-            let (items, stmts): (Vec<_>, Vec<_>) = block
-                .stmts
-                .iter()
-                .partition(|s| matches!(s, syn::Stmt::Item(_)));
-            (tokens(&items), tokens(&stmts))
-        }
-        None => (String::new(), code.to_owned()),
-    }
-}
-
-/// The code for `%time`/`%%time`: the body in a closure run by `paralelo::timing::time`,
-/// handing back its top-level `let` bindings and its final value.
-pub(super) fn time_code(body: &str) -> String {
-    let Some(block) = parse_block(body) else {
-        // Let evcxr report the syntax error against the user's own text.
-        return format!("paralelo::timing::time(|| {{\n{body}\n}})");
-    };
-    let mut items = Vec::new();
-    let mut stmts = Vec::new();
-    let mut bindings: Vec<(String, bool)> = Vec::new();
-    let last = block.stmts.len().saturating_sub(1);
-    let mut final_expr = None;
-    for (i, stmt) in block.stmts.iter().enumerate() {
-        match stmt {
-            syn::Stmt::Item(_) => items.push(stmt),
-            syn::Stmt::Local(local) => {
-                collect_bindings(&local.pat, &mut bindings);
-                stmts.push(stmt);
-            }
-            syn::Stmt::Expr(expr, None) if i == last => final_expr = Some(expr),
-            _ => stmts.push(stmt),
-        }
-    }
-    // Keep the last binding of each name (shadowing), in first-seen order.
-    let mut names: Vec<(String, bool)> = Vec::new();
-    for (name, is_mut) in bindings {
-        match names.iter_mut().find(|(n, _)| *n == name) {
-            Some(entry) => entry.1 = is_mut,
-            None => names.push((name, is_mut)),
-        }
-    }
-    let value = final_expr.map(|e| e.to_token_stream().to_string());
-    let mut pattern: Vec<String> = names
-        .iter()
-        .map(|(n, m)| if *m { format!("mut {n}") } else { n.clone() })
-        .collect();
-    let mut returned: Vec<String> = names.iter().map(|(n, _)| n.clone()).collect();
-    if let Some(value) = &value {
-        pattern.push("__paralelo_value".into());
-        returned.push(format!("{{ {value} }}"));
-    }
-    let tuple = if returned.is_empty() {
-        "()".to_owned()
+    if question_mark {
+        source.push_generated(&format!("}}) }})?{end}"));
     } else {
-        format!("({},)", returned.join(", "))
-    };
-    let call = format!(
-        "paralelo::timing::time(|| {{\n{}\n{tuple}\n}})",
-        tokens(&stmts)
-    );
-    let mut code = tokens(&items);
-    code.push('\n');
-    if pattern.is_empty() {
-        code.push_str(&format!("{call};"));
-    } else {
-        code.push_str(&format!("let ({},) = {call};", pattern.join(", ")));
+        source.push_generated(&format!("}}){end}"));
     }
-    if value.is_some() {
-        code.push_str("\n__paralelo_value");
-    }
-    code
-}
-
-fn parse_block(body: &str) -> Option<syn::Block> {
-    syn::parse_str::<syn::Block>(&format!("{{\n{body}\n}}")).ok()
-}
-
-fn tokens<T: ToTokens>(parts: &[T]) -> String {
-    parts
-        .iter()
-        .map(|p| p.to_token_stream().to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn collect_bindings(pat: &syn::Pat, out: &mut Vec<(String, bool)>) {
-    match pat {
-        syn::Pat::Ident(p) => {
-            if p.ident != "_" {
-                out.push((p.ident.to_string(), p.mutability.is_some()));
-            }
-            if let Some((_, sub)) = &p.subpat {
-                collect_bindings(sub, out);
-            }
-        }
-        syn::Pat::Type(p) => collect_bindings(&p.pat, out),
-        syn::Pat::Tuple(p) => p.elems.iter().for_each(|e| collect_bindings(e, out)),
-        syn::Pat::TupleStruct(p) => p.elems.iter().for_each(|e| collect_bindings(e, out)),
-        syn::Pat::Slice(p) => p.elems.iter().for_each(|e| collect_bindings(e, out)),
-        syn::Pat::Struct(p) => p.fields.iter().for_each(|f| collect_bindings(&f.pat, out)),
-        syn::Pat::Reference(p) => collect_bindings(&p.pat, out),
-        syn::Pat::Paren(p) => collect_bindings(&p.pat, out),
-        _ => {}
-    }
+    // A block that ends in `;` has no value: `;` after it too, so evcxr shows nothing.
+    source.push_generated(if args.output { "}" } else { "};" });
+    source
 }
 
 #[cfg(test)]
@@ -278,20 +363,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn format_matches_ipython() {
-        assert_eq!(format_seconds(0.64, 3), "640 ms");
-        assert_eq!(format_seconds(1.2134, 3), "1.21 s");
-        assert_eq!(format_seconds(0.0082, 3), "8.2 ms");
-        assert_eq!(format_seconds(1.5e-6, 3), "1.5 µs");
-        assert_eq!(format_seconds(0.0, 3), "0 ns");
-        assert_eq!(format_seconds(65.0, 3), "1min 5s");
-        assert_eq!(format_seconds(0.3721, 4), "372.1 ms");
-        assert_eq!(format_seconds(0.1, 3), "100 ms");
-    }
-
-    #[test]
     fn timeit_options() {
-        let (a, rest) = TimeitArgs::parse("-n 10 -r3 -p 4 -q -o x + 1").unwrap();
+        let (a, rest) = TimeitArgs::parse("-n 10 -r3 -p 4 -q -o x + 1", "%timeit").unwrap();
         assert_eq!(
             a,
             TimeitArgs {
@@ -303,57 +376,69 @@ mod tests {
             }
         );
         assert_eq!(rest, "x + 1");
-        assert_eq!(TimeitArgs::parse("-x").unwrap().1, "-x");
-        assert!(TimeitArgs::parse("-n zero 1").is_err());
-        assert!(TimeitArgs::parse("-n 0 1").is_err());
+        assert_eq!(
+            TimeitArgs::parse("-xs.len()", "%timeit").unwrap().1,
+            "-xs.len()"
+        );
+        assert_eq!(TimeitArgs::parse("-1", "%timeit").unwrap().1, "-1");
+        assert!(TimeitArgs::parse("-n zero 1", "%timeit").is_err());
+        assert!(TimeitArgs::parse("-n 0 1", "%timeit").is_err());
+        let unknown = TimeitArgs::parse("-z 1", "%%timeit").unwrap_err();
+        assert!(
+            unknown.evalue.contains("unknown option -z")
+                && unknown.evalue.contains(TIMEIT_CELL_USAGE),
+            "{}",
+            unknown.evalue
+        );
     }
 
     #[test]
-    fn time_code_keeps_bindings_items_and_value() {
-        let code =
-            time_code("fn f() -> u32 { 2 }\nlet mut a = f();\nlet (b, _) = (1, 2);\na += b;\na");
-        assert!(code.starts_with("fn f"), "{code}");
-        assert!(
-            code.contains("let (mut a, b, __paralelo_value,) = paralelo::timing::time"),
-            "{code}"
+    fn time_code_keeps_the_users_text_at_the_top_level() {
+        let cell = "%%time\nfn f() -> u32 { 2 }\nlet mut a = f()?;\na += 1;\na";
+        let body = cell.find('\n').unwrap() + 1..cell.len();
+        let code = time_code(cell, body).code().to_owned();
+        let after_helpers = &code[code.find("__paralelo_timing::start();").unwrap()..];
+        assert_eq!(
+            after_helpers,
+            "__paralelo_timing::start();\nfn f() -> u32 { 2 }\nlet mut a = f()?;\na += 1;\n\
+             __paralelo_timing::stop_ref(&(\na\n))\n"
         );
-        assert!(code.trim_end().ends_with("__paralelo_value"), "{code}");
-        let unit = time_code("println!(\"hi\");");
+        let cell = "println!(\"hi\");";
+        let code = time_code(cell, 0..cell.len()).code().to_owned();
         assert!(
-            unit.trim_end().ends_with("}) ;") || unit.trim_end().ends_with("});"),
-            "{unit}"
+            code.ends_with("println!(\"hi\");\n__paralelo_timing::stop();\n"),
+            "{code}"
         );
     }
 
     #[test]
     fn timeit_setup_runs_before_the_timed_closure() {
-        let (o, setup) =
-            TimeitArgs::parse("-n 3 -o fn g() -> u64 { 2 } let v = vec![g(); 4];").unwrap();
-        let code = timeit_code(&o, setup, "v.iter().sum::<u64>()");
-        assert!(code.trim_start().starts_with("fn g"), "{code}");
+        let cell =
+            "%%timeit -n 3 -o fn g() -> u64 { 2 } let v = vec![g(); 4];\nv.iter().sum::<u64>()";
+        let args = &cell[9..cell.find('\n').unwrap()];
+        let (o, setup) = TimeitArgs::parse(args, "%%timeit").unwrap();
+        let start = setup.as_ptr() as usize - cell.as_ptr() as usize;
+        let body = cell.find('\n').unwrap() + 1..cell.len();
+        let code = timeit_code(&o, cell, start..start + setup.len(), body)
+            .code()
+            .to_owned();
+        assert!(code.starts_with("fn g() -> u64 { 2 }\n{\nlet v"), "{code}");
         let setup_at = code.find("let v").expect("setup kept");
         let closure_at = code.find("|| {").expect("closure");
         assert!(setup_at < closure_at, "{code}");
+        assert!(code.ends_with("})\n}\n"), "-o returns the result: {code}");
         assert!(
-            !code[closure_at..].contains("let v"),
-            "setup is timed: {code}"
-        );
-        assert!(
-            code.trim_end().ends_with('}'),
-            "-o returns the result: {code}"
+            !code.contains("__paralelo_timing"),
+            "no helpers without `?`: {code}"
         );
     }
 
     #[test]
-    fn timeit_code_returns_result_only_with_o() {
-        let (o, _) = TimeitArgs::parse("-o").unwrap();
-        assert!(!timeit_code(&o, "", "1 + 1").trim_end().ends_with(';'));
-        let (q, _) = TimeitArgs::parse("-q").unwrap();
-        let code = timeit_code(&q, "", "1 + 1");
-        assert!(code.trim_end().ends_with(';'));
-        assert!(
-            code.contains("quiet: true") && code.contains("loops: None"),
-            "{code}"
-        );
+    fn timeit_with_a_question_mark_returns_results() {
+        let cell = "\"1\".parse::<u8>()?";
+        let (q, _) = TimeitArgs::parse("-q", "%timeit").unwrap();
+        let code = timeit_code(&q, cell, 0..0, 0..cell.len()).code().to_owned();
+        assert!(code.contains("__paralelo_timing::timeit(&paralelo::timing::TimeitOptions { loops: None, repeat: 7, precision: 3, quiet: true }"), "{code}");
+        assert!(code.ends_with("}) })?;\n};\n"), "{code}");
     }
 }

@@ -1110,6 +1110,7 @@ impl EvalContext {
                 let _ = self.stdout_sender.send(line);
             }
         }
+        output.panicked = got_panic; // paralelo: see `EvalOutputs::panicked`.
         if got_panic {
             state
                 .variable_states
@@ -1286,6 +1287,9 @@ pub struct EvalOutputs {
     pub content_by_mime_type: HashMap<String, String>,
     pub timing: Option<Duration>,
     pub phases: Vec<PhaseDetails>,
+    // paralelo: whether the code panicked (evcxr caught it); the panic's text is on stderr,
+    // read by another thread, so a caller that wants it knows to wait for it.
+    pub panicked: bool,
 }
 
 impl EvalOutputs {
@@ -1294,6 +1298,7 @@ impl EvalOutputs {
             content_by_mime_type: HashMap::new(),
             timing: None,
             phases: Vec::new(),
+            panicked: false, // paralelo: see the field.
         }
     }
 
@@ -1326,6 +1331,7 @@ impl EvalOutputs {
             (t1, t2) => t1.or(t2),
         };
         self.phases.append(&mut other.phases);
+        self.panicked |= other.panicked; // paralelo: see the field.
     }
 }
 
