@@ -17,7 +17,7 @@ class OtherSamplesTests(test_paralelo.ParaleloKernelTests):
 
     completion_samples = [
         {"text": "let cantidad_total = 5;\ncantidad_t", "matches": {"cantidad_total"}},
-        {"text": "fn duplicar_todo(x: u64) -> u64 { 2 * x }\nduplicar_t", "matches": {"duplicar_todo"}},
+        {"text": "struct PuntoDeControl;\nlet p = PuntoDeC", "matches": {"PuntoDeControl"}},
     ]
 
     complete_code_samples = [
