@@ -25,6 +25,8 @@ fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check "$@"
 
 tmp="$(mktemp -d)"
+# No __pycache__ next to the tests in the source tree.
+export PYTHONDONTWRITEBYTECODE=1
 export JUPYTER_DATA_DIR="$tmp/data"
 export JUPYTER_CONFIG_DIR="$tmp/config"
 export JUPYTER_RUNTIME_DIR="$tmp/runtime"

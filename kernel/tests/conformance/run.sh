@@ -26,6 +26,8 @@ fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check "jupyter_kernel_test>=0.7" nbformat
 
 tmp="$(mktemp -d)"
+# No __pycache__ next to the tests in the source tree.
+export PYTHONDONTWRITEBYTECODE=1
 trap 'rm -rf "$tmp"' EXIT
 export JUPYTER_PATH="$tmp/share/jupyter"
 export JUPYTER_DATA_DIR="$tmp/data"
