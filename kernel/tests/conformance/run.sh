@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the jupyter_kernel_test conformance suite against paralelo-kernel, then checks that
+# Runs the jupyter_kernel_test conformance suite against paralelo-kernel (two sample sets:
+# test_paralelo.py and test_other_samples.py), then checks that
 # `paralelo-kernel run --inplace` writes a notebook nbformat.validate accepts.
 #
 # A virtualenv under the target directory gets jupyter_kernel_test and nbformat from PyPI;
@@ -25,6 +26,8 @@ fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check "jupyter_kernel_test>=0.7" nbformat
 
 tmp="$(mktemp -d)"
+# No __pycache__ next to the tests in the source tree.
+export PYTHONDONTWRITEBYTECODE=1
 trap 'rm -rf "$tmp"' EXIT
 export JUPYTER_PATH="$tmp/share/jupyter"
 export JUPYTER_DATA_DIR="$tmp/data"
@@ -40,7 +43,7 @@ export PARALELO_KERNEL_CACHE="${PARALELO_KERNEL_CACHE:-$target/tmp/paralelo-kern
 # Warm the engine (a cold cache compiles paralelo once) before the suite's 15 s timeouts.
 "$exe" run "$here/../fixtures/outputs.ipynb" > "$tmp/warm.log" 2>&1 || { cat "$tmp/warm.log"; exit 1; }
 
-(cd "$here" && "$venv/bin/python" -m unittest -v test_paralelo)
+(cd "$here" && "$venv/bin/python" -m unittest -v test_paralelo test_other_samples)
 
 cp "$here/../fixtures/outputs.ipynb" "$tmp/written.ipynb"
 "$exe" run --inplace "$tmp/written.ipynb" > /dev/null
