@@ -14,7 +14,7 @@ mod history;
 mod install;
 mod magics;
 mod message;
-mod notebook;
+mod runner;
 mod panics;
 mod server;
 mod worker;
