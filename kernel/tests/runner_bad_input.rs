@@ -36,9 +36,17 @@ fn bad_then_good(bad: &Path, flags: &[&str], expected: &[&str]) -> Run {
             run.all()
         );
     }
-    assert!(run.stdout.contains("=== "), "the good notebook did not run:\n{}", run.all());
+    assert!(
+        run.stdout.contains("=== "),
+        "the good notebook did not run:\n{}",
+        run.all()
+    );
     assert!(run.stdout.contains("good.ipynb"), "{}", run.all());
-    assert!(run.stdout.contains("notebooks: 1 passed, 1 failed"), "{}", run.all());
+    assert!(
+        run.stdout.contains("notebooks: 1 passed, 1 failed"),
+        "{}",
+        run.all()
+    );
     run
 }
 
@@ -65,7 +73,10 @@ fn nbformat_3() {
     bad_then_good(
         &fixture("nbformat3.ipynb"),
         &[],
-        &["nbformat3.ipynb: nbformat 3 is not supported", "jupyter nbconvert --to notebook --nbformat 4"],
+        &[
+            "nbformat3.ipynb: nbformat 3 is not supported",
+            "jupyter nbconvert --to notebook --nbformat 4",
+        ],
     );
 }
 
@@ -75,7 +86,9 @@ fn a_source_that_is_neither_a_string_nor_a_list_of_strings() {
         bad_then_good(
             &fixture(name),
             &[],
-            &[&format!("{name}: cell 1: \"source\" must be a string or a list of strings")],
+            &[&format!(
+                "{name}: cell 1: \"source\" must be a string or a list of strings"
+            )],
         );
     }
 }
@@ -85,7 +98,9 @@ fn an_unknown_tag_that_looks_like_a_runner_tag() {
     bad_then_good(
         &fixture("bad_tag.ipynb"),
         &[],
-        &["bad_tag.ipynb: cell 1: unknown tag \"raises-exceptions\": did you mean \"raises-exception\"?"],
+        &[
+            "bad_tag.ipynb: cell 1: unknown tag \"raises-exceptions\": did you mean \"raises-exception\"?",
+        ],
     );
 }
 
@@ -108,9 +123,16 @@ fn a_read_only_notebook_with_inplace() {
     bad_then_good(
         &p,
         &["--inplace"],
-        &["readonly.ipynb: the file is read-only, so --inplace cannot write it", "--output DIR"],
+        &[
+            "readonly.ipynb: the file is read-only, so --inplace cannot write it",
+            "--output DIR",
+        ],
     );
-    assert_eq!(std::fs::read(&p).unwrap(), before, "a read-only notebook was changed");
+    assert_eq!(
+        std::fs::read(&p).unwrap(),
+        before,
+        "a read-only notebook was changed"
+    );
 }
 
 /// Options that apply to every notebook stop the run before it starts: with a broken
@@ -118,10 +140,18 @@ fn a_read_only_notebook_with_inplace() {
 #[test]
 fn a_sanitize_file_with_a_bad_regex_names_the_line() {
     let cfg = fixture("bad_regex.cfg");
-    let run = run(&[path(&fixture("sources.ipynb")), "--check", "--sanitize", path(&cfg)]);
+    let run = run(&[
+        path(&fixture("sources.ipynb")),
+        "--check",
+        "--sanitize",
+        path(&cfg),
+    ]);
     assert_eq!(run.code(), 2, "{}", run.all());
     assert!(
-        run.stderr.contains(&format!("--sanitize {}:6: bad regex \"(sin cerrar\"", cfg.display())),
+        run.stderr.contains(&format!(
+            "--sanitize {}:6: bad regex \"(sin cerrar\"",
+            cfg.display()
+        )),
         "{}",
         run.all()
     );
@@ -134,7 +164,8 @@ fn a_parameter_that_is_not_a_rust_identifier() {
         let run = run(&[path(&fixture("parameters.ipynb")), "-p", name, "1"]);
         assert_eq!(run.code(), 2, "{}", run.all());
         assert!(
-            run.stderr.contains(&format!("-p {name}: \"{name}\" is not a Rust identifier")),
+            run.stderr
+                .contains(&format!("-p {name}: \"{name}\" is not a Rust identifier")),
             "{}",
             run.all()
         );
@@ -145,14 +176,25 @@ fn a_parameter_that_is_not_a_rust_identifier() {
 fn a_parameter_value_of_the_wrong_type_fails_only_its_notebook() {
     let dir = TempDir::new("badtype");
     let good = good(&dir.0);
-    let run = run(&[path(&fixture("parameters.ipynb")), path(&good), "-p", "n", "muchos"]);
+    let run = run(&[
+        path(&fixture("parameters.ipynb")),
+        path(&good),
+        "-p",
+        "n",
+        "muchos",
+    ]);
     assert_eq!(run.code(), 2, "{}", run.all());
     assert!(
-        run.stderr.contains("parameters.ipynb: parameter n: \"muchos\" is not a u64"),
+        run.stderr
+            .contains("parameters.ipynb: parameter n: \"muchos\" is not a u64"),
         "{}",
         run.all()
     );
-    assert!(run.stdout.contains("notebooks: 1 passed, 1 failed"), "{}", run.all());
+    assert!(
+        run.stdout.contains("notebooks: 1 passed, 1 failed"),
+        "{}",
+        run.all()
+    );
 }
 
 /// Every bad notebook at once beside real ones (string and list sources): each is named,
@@ -173,9 +215,18 @@ fn bad_notebooks_do_not_stop_the_others() {
     let run = run(&args);
     assert_eq!(run.code(), 2, "{}", run.all());
     for name in bad {
-        assert!(run.stderr.contains(&format!("ERROR {}", fixture(name).display())), "{name}:\n{}", run.all());
+        assert!(
+            run.stderr
+                .contains(&format!("ERROR {}", fixture(name).display())),
+            "{name}:\n{}",
+            run.all()
+        );
     }
     assert!(run.stdout.contains("lista\nde líneas\n"), "{}", run.all());
     assert!(run.stdout.contains("una cadena"), "{}", run.all());
-    assert!(run.stdout.contains("notebooks: 1 passed, 6 failed"), "{}", run.all());
+    assert!(
+        run.stdout.contains("notebooks: 1 passed, 6 failed"),
+        "{}",
+        run.all()
+    );
 }

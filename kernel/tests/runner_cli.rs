@@ -19,9 +19,17 @@ fn help_lists_the_commands() {
         "--version",
         "PARALELO_KERNEL_CACHE",
     ] {
-        assert!(run.stdout.contains(text), "{text:?} missing:\n{}", run.stdout);
+        assert!(
+            run.stdout.contains(text),
+            "{text:?} missing:\n{}",
+            run.stdout
+        );
     }
-    assert!(!run.stdout.contains("run-one"), "internal command shown:\n{}", run.stdout);
+    assert!(
+        !run.stdout.contains("run-one"),
+        "internal command shown:\n{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -48,7 +56,11 @@ fn run_help_lists_every_option() {
         "raises-exception",
         "Exit status: 0",
     ] {
-        assert!(run.stdout.contains(text), "{text:?} missing:\n{}", run.stdout);
+        assert!(
+            run.stdout.contains(text),
+            "{text:?} missing:\n{}",
+            run.stdout
+        );
     }
 }
 
@@ -67,7 +79,11 @@ fn unknown_flags_print_the_usage_and_exit_2() {
     let run = kernel(&["run", "--frobnicate", "a.ipynb"], &[]);
     assert_eq!(run.code(), 2, "{}", run.all());
     assert!(run.stderr.contains("--frobnicate"), "{}", run.stderr);
-    assert!(run.stderr.contains("Usage: paralelo-kernel run"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Usage: paralelo-kernel run"),
+        "{}",
+        run.stderr
+    );
     let run = kernel(&["run"], &[]);
     assert_eq!(run.code(), 2, "{}", run.all());
     assert!(run.stderr.contains("<NOTEBOOK>"), "{}", run.stderr);

@@ -25,21 +25,41 @@ fn hanging_cells_time_out_and_the_run_goes_on() {
     assert!(
         run.stderr.contains(&format!(
             "CellTimeoutError: {name}: cell 3 did not finish within 3 s"
-        )) && run.stderr.contains("it was interrupted and stopped; the session's variables are kept"),
+        )) && run
+            .stderr
+            .contains("it was interrupted and stopped; the session's variables are kept"),
         "{}",
         run.all()
     );
-    assert!(run.stdout.contains("guardado sigue: 5"), "variables survive the interrupt:\n{}", run.all());
+    assert!(
+        run.stdout.contains("guardado sigue: 5"),
+        "variables survive the interrupt:\n{}",
+        run.all()
+    );
     assert!(
         run.stderr.contains(&format!(
             "CellTimeoutError: {name}: cell 4 did not finish within 3 s"
-        )) && run.stderr.contains("killed and restarted: variables were lost"),
+        )) && run
+            .stderr
+            .contains("killed and restarted: variables were lost"),
         "{}",
         run.all()
     );
-    assert!(run.stdout.contains("después"), "--allow-errors runs the next cell:\n{}", run.all());
-    assert!(run.stdout.contains("hola desde Rust"), "the next notebook ran:\n{}", run.all());
-    assert!(run.stdout.contains("notebooks: 1 passed, 1 failed"), "{}", run.all());
+    assert!(
+        run.stdout.contains("después"),
+        "--allow-errors runs the next cell:\n{}",
+        run.all()
+    );
+    assert!(
+        run.stdout.contains("hola desde Rust"),
+        "the next notebook ran:\n{}",
+        run.all()
+    );
+    assert!(
+        run.stdout.contains("notebooks: 1 passed, 1 failed"),
+        "{}",
+        run.all()
+    );
 }
 
 /// Without `--allow-errors` the first timeout stops the notebook; `--timeout` applies to
@@ -58,13 +78,20 @@ fn a_timeout_stops_the_notebook() {
     let run = run(&[path(&nb), "--timeout", "2", "--interrupt-grace", "1"]);
     assert_eq!(run.code(), 1, "{}", run.all());
     assert!(
-        run.stderr.contains(&format!("CellTimeoutError: {}: cell 1 did not finish within 2 s", nb.display())),
+        run.stderr.contains(&format!(
+            "CellTimeoutError: {}: cell 1 did not finish within 2 s",
+            nb.display()
+        )),
         "{}",
         run.all()
     );
     assert!(run.stdout.contains("empieza"), "{}", run.all());
     assert!(!run.stdout.contains("nunca\n"), "{}", run.all());
-    assert!(run.stdout.contains("--- cell 2: not run (cell 1 failed)"), "{}", run.all());
+    assert!(
+        run.stdout.contains("--- cell 2: not run (cell 1 failed)"),
+        "{}",
+        run.all()
+    );
 }
 
 #[test]

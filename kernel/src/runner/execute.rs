@@ -71,10 +71,15 @@ pub(crate) fn run_notebook(path: &Path, options: &RunOptions, slot: &str) -> Not
     let name = path.display().to_string();
     let started = Instant::now();
     let start_time = super::iso_now();
-    let prepared = prepare(path, options).and_then(|p| {
-        Sanitizer::load(options.sanitize.as_deref()).map(|sanitizer| (p, sanitizer))
-    });
-    let (Prepared { mut notebook, warning }, sanitizer) = match prepared {
+    let prepared = prepare(path, options)
+        .and_then(|p| Sanitizer::load(options.sanitize.as_deref()).map(|sanitizer| (p, sanitizer)));
+    let (
+        Prepared {
+            mut notebook,
+            warning,
+        },
+        sanitizer,
+    ) = match prepared {
         Ok(ready) => ready,
         Err(e) => {
             eprintln!("ERROR {e}");
@@ -142,7 +147,10 @@ pub(crate) fn run_notebook(path: &Path, options: &RunOptions, slot: &str) -> Not
     if options.writes() {
         let nb = &mut notebook.json;
         notebook::set_notebook_metadata(nb);
-        if !nb["metadata"].get("papermill").is_some_and(Value::is_object) {
+        if !nb["metadata"]
+            .get("papermill")
+            .is_some_and(Value::is_object)
+        {
             nb["metadata"]["papermill"] = json!({});
         }
         let papermill = &mut nb["metadata"]["papermill"];
@@ -390,4 +398,3 @@ fn print_result(fresh: &[Value]) {
         }
     }
 }
-

@@ -73,7 +73,9 @@ fn forward_signals() {
                 for group in GROUPS.lock().unwrap_or_else(|e| e.into_inner()).iter() {
                     kill_group(*group);
                 }
-                eprintln!("paralelo-kernel run: interrupted; the notebooks' processes were stopped");
+                eprintln!(
+                    "paralelo-kernel run: interrupted; the notebooks' processes were stopped"
+                );
                 std::process::exit(code);
             });
         });
@@ -149,7 +151,12 @@ struct Running {
     deadline: Instant,
 }
 
-fn reader(pipe: impl Read + Send + 'static, grouped: Arc<Grouped>, order: usize, is_err: bool) -> JoinHandle<()> {
+fn reader(
+    pipe: impl Read + Send + 'static,
+    grouped: Arc<Grouped>,
+    order: usize,
+    is_err: bool,
+) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut pipe = BufReader::new(pipe);
         loop {
@@ -162,7 +169,13 @@ fn reader(pipe: impl Read + Send + 'static, grouped: Arc<Grouped>, order: usize,
     })
 }
 
-fn spawn(order: usize, planned: Planned, options: &RunOptions, dir: &Path, grouped: &Arc<Grouped>) -> Result<Running, (Planned, String)> {
+fn spawn(
+    order: usize,
+    planned: Planned,
+    options: &RunOptions,
+    dir: &Path,
+    grouped: &Arc<Grouped>,
+) -> Result<Running, (Planned, String)> {
     let report = dir.join(format!("report-{}.json", planned.index));
     let job_file = dir.join(format!("job-{}.json", planned.index));
     let job = Job {
@@ -247,7 +260,11 @@ fn finish(mut running: Running, timed_out: bool, grouped: &Grouped) -> NotebookR
                 format!("its process ended ({status}) without a report")
             };
             let message = format!("{name}: {why}");
-            grouped.line(running.order, true, format!("FAILED {message}\n").into_bytes());
+            grouped.line(
+                running.order,
+                true,
+                format!("FAILED {message}\n").into_bytes(),
+            );
             NotebookReport::failed(&name, message)
         }
     };
@@ -270,7 +287,13 @@ pub(crate) fn run_all(planned: Vec<Planned>, options: &RunOptions) -> Vec<(usize
     if let Err(e) = std::fs::create_dir_all(&dir) {
         for p in planned {
             let name = p.path.display().to_string();
-            results.push((p.index, NotebookReport::failed(&name, format!("{name}: cannot create {}: {e}", dir.display()))));
+            results.push((
+                p.index,
+                NotebookReport::failed(
+                    &name,
+                    format!("{name}: cannot create {}: {e}", dir.display()),
+                ),
+            ));
         }
         return results;
     }
@@ -329,7 +352,10 @@ pub(crate) fn run_job(job_file: &Path) -> anyhow::Result<()> {
         anyhow::bail!("the run that started this job is gone");
     }
     let slot = crate::engine::prepare_environment()?;
-    let slot_name = slot.dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let slot_name = slot
+        .dir
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let report = super::execute::run_notebook(&job.notebook, &job.options, &slot_name);
     std::fs::write(&job.report, serde_json::to_vec(&report)?)?;
     Ok(())

@@ -169,7 +169,10 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_drops_what_xml_cannot_hold() {
-        assert_eq!(escape("a<b & \"c\"\u{1b}[31m"), "a&lt;b &amp; &quot;c&quot;[31m");
+        assert_eq!(
+            escape("a<b & \"c\"\u{1b}[31m"),
+            "a&lt;b &amp; &quot;c&quot;[31m"
+        );
         assert_eq!(class_name("./notebooks/a.ipynb"), "notebooks.a");
     }
 }

@@ -98,7 +98,10 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
         let message = report.message.as_deref().unwrap_or("failed");
         println!("failed: {}", message.lines().next().unwrap_or(""));
     }
-    let passed = reports.iter().filter(|r| r.status == Status::Passed).count();
+    let passed = reports
+        .iter()
+        .filter(|r| r.status == Status::Passed)
+        .count();
     println!(
         "notebooks: {passed} passed, {} failed",
         reports.len() - passed

@@ -121,7 +121,9 @@ impl Notebook {
         if !self.json["cells"].is_array() {
             self.json["cells"] = json!([]);
         }
-        self.json["cells"].as_array_mut().expect("cells is an array")
+        self.json["cells"]
+            .as_array_mut()
+            .expect("cells is an array")
     }
 }
 
@@ -141,7 +143,11 @@ pub(crate) fn destination(path: &Path, inplace: bool, output: Option<&Path>) -> 
 /// A read-only notebook with `--inplace` (its mode has no write bit: refused even for
 /// root, as the file says it is not to be changed), or an output directory that cannot be
 /// created.
-pub(crate) fn check_writable(path: &Path, inplace: bool, output: Option<&Path>) -> Result<(), UsageError> {
+pub(crate) fn check_writable(
+    path: &Path,
+    inplace: bool,
+    output: Option<&Path>,
+) -> Result<(), UsageError> {
     let name = path.display();
     if inplace {
         let meta = std::fs::metadata(path)

@@ -118,7 +118,8 @@ impl RunOptions {
         if let Some(file) = &args.sanitize {
             Sanitizer::load(Some(file))?;
         }
-        let parameters = parameters::from_command_line(&args.parameter, args.parameters.as_deref())?;
+        let parameters =
+            parameters::from_command_line(&args.parameter, args.parameters.as_deref())?;
         Ok(RunOptions {
             check: args.check,
             inplace: args.inplace,

@@ -207,17 +207,11 @@ pub(crate) fn compare(
             }
         });
     }
-    if expected.len() == got.len()
-        && expected
-            .iter()
-            .zip(&got)
-            .all(|(e, g)| same(e, g))
-    {
+    if expected.len() == got.len() && expected.iter().zip(&got).all(|(e, g)| same(e, g)) {
         return None;
     }
-    let show = |v: &[Value]| {
-        PidContext::unmark(&serde_json::to_string_pretty(v).unwrap_or_default())
-    };
+    let show =
+        |v: &[Value]| PidContext::unmark(&serde_json::to_string_pretty(v).unwrap_or_default());
     Some(format!(
         "expected:\n{}\ngot:\n{}",
         show(&expected),

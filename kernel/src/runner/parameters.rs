@@ -218,7 +218,10 @@ fn binding(name: &str, value: &Value, declared: Option<&Declared>) -> Result<Str
             Ok(format!("let {name} = {expr}{suffix};"))
         }
         Some(Declared::Literal) => match value {
-            Value::Number(n) if n.is_f64() => Ok(format!("let {name} = {};", float_literal(n.as_f64().unwrap_or(0.0)))),
+            Value::Number(n) if n.is_f64() => Ok(format!(
+                "let {name} = {};",
+                float_literal(n.as_f64().unwrap_or(0.0))
+            )),
             Value::Number(n) => Ok(format!("let {name} = {n};")),
             Value::Bool(b) => Ok(format!("let {name} = {b};")),
             Value::String(s) => Ok(format!("let {name} = {s:?};")),
@@ -253,9 +256,13 @@ pub(crate) fn inject(
     if parameters.is_empty() {
         return Ok(None);
     }
-    let cells = notebook["cells"].as_array_mut().expect("a checked notebook");
+    let cells = notebook["cells"]
+        .as_array_mut()
+        .expect("a checked notebook");
     cells.retain(|cell| !tags::has(cell, tags::INJECTED_PARAMETERS));
-    let defaults = cells.iter().position(|cell| tags::has(cell, tags::PARAMETERS));
+    let defaults = cells
+        .iter()
+        .position(|cell| tags::has(cell, tags::PARAMETERS));
     let declared = defaults
         .map(|i| declarations(&source_text(cells[i].get("source"))))
         .unwrap_or_default();
@@ -290,7 +297,10 @@ pub(crate) fn inject(
     if !notebook.get("metadata").is_some_and(Value::is_object) {
         notebook["metadata"] = json!({});
     }
-    if !notebook["metadata"].get("papermill").is_some_and(Value::is_object) {
+    if !notebook["metadata"]
+        .get("papermill")
+        .is_some_and(Value::is_object)
+    {
         notebook["metadata"]["papermill"] = json!({});
     }
     notebook["metadata"]["papermill"]["parameters"] = Value::Object(parameters.clone());
@@ -312,7 +322,10 @@ mod tests {
             .map(String::from)
             .into();
         let p = from_command_line(&args, None).unwrap();
-        assert_eq!(Value::Object(p), json!({"n": 5, "x": 0.5, "b": true, "v": [1, 2], "s": "hola"}));
+        assert_eq!(
+            Value::Object(p),
+            json!({"n": 5, "x": 0.5, "b": true, "v": [1, 2], "s": "hola"})
+        );
         for bad in ["1n", "fn", "a-b", "_", ""] {
             let args = vec![bad.to_owned(), "1".to_owned()];
             assert!(from_command_line(&args, None).is_err(), "{bad}");
@@ -335,7 +348,10 @@ mod tests {
             "let v: Vec<u64> = serde_json::from_str::<Vec<u64>>(\"[1,2]\").expect(\"the parameter's JSON\");"
         );
         assert_eq!(line("o", json!(true)).unwrap(), "let o: bool = true;");
-        assert_eq!(line("new", json!("t")).unwrap(), "let new: String = String::from(\"t\");");
+        assert_eq!(
+            line("new", json!("t")).unwrap(),
+            "let new: String = String::from(\"t\");"
+        );
         assert_eq!(line("f", json!(1.0)).unwrap(), "let f: f64 = 1.0;");
     }
 
@@ -343,7 +359,10 @@ mod tests {
     fn types_are_written_as_people_write_them() {
         assert_eq!(tidy("Vec < u64 >"), "Vec<u64>");
         assert_eq!(tidy("& 'static str"), "&'static str");
-        assert_eq!(tidy("Box < dyn std :: any :: Any >"), "Box<dyn std::any::Any>");
+        assert_eq!(
+            tidy("Box < dyn std :: any :: Any >"),
+            "Box<dyn std::any::Any>"
+        );
         assert_eq!(tidy("& mut T"), "&mut T");
     }
 

@@ -80,7 +80,10 @@ fn parse(text: &str) -> Result<Vec<(Regex, String)>, (usize, String)> {
         }
         if line.starts_with('[') {
             if !line.ends_with(']') || line.len() < 3 {
-                return Err((line_no, format!("a section header is `[name]`, not {line:?}")));
+                return Err((
+                    line_no,
+                    format!("a section header is `[name]`, not {line:?}"),
+                ));
             }
             sections.push(Section {
                 header_line: line_no,
@@ -118,8 +121,8 @@ fn parse(text: &str) -> Result<Vec<(Regex, String)>, (usize, String)> {
         let Some(replace) = section.replace else {
             return Err((section.header_line, "this section has no `replace:`".into()));
         };
-        let regex = Regex::new(&pattern)
-            .map_err(|e| (line, format!("bad regex {pattern:?}: {e}")))?;
+        let regex =
+            Regex::new(&pattern).map_err(|e| (line, format!("bad regex {pattern:?}: {e}")))?;
         rules.push((regex, replace));
     }
     Ok(rules)
@@ -217,7 +220,12 @@ mod tests {
         assert_eq!(parse("[a]\nregex: (\nreplace: x\n").unwrap_err().0, 2);
         assert_eq!(parse("regex: a\n").unwrap_err().0, 1);
         assert_eq!(parse("\n[a]\nreplace: x\n").unwrap_err().0, 2);
-        assert_eq!(parse("[a]\nregex: a\nreplace: b\nflavour: c\n").unwrap_err().0, 4);
+        assert_eq!(
+            parse("[a]\nregex: a\nreplace: b\nflavour: c\n")
+                .unwrap_err()
+                .0,
+            4
+        );
     }
 
     #[test]
@@ -228,9 +236,18 @@ mod tests {
             PidContext::unmark(&fresh),
             "main <pid>, child <pid>, other 5011 and 7"
         );
-        assert!(PidContext::text_matches("main 17, child 99, other 5011 and 7", &fresh));
-        assert!(!PidContext::text_matches("main 17, child 99, other 5012 and 7", &fresh));
-        assert!(!PidContext::text_matches("main x, child 99, other 5011 and 7", &fresh));
+        assert!(PidContext::text_matches(
+            "main 17, child 99, other 5011 and 7",
+            &fresh
+        ));
+        assert!(!PidContext::text_matches(
+            "main 17, child 99, other 5012 and 7",
+            &fresh
+        ));
+        assert!(!PidContext::text_matches(
+            "main x, child 99, other 5011 and 7",
+            &fresh
+        ));
         let wrapped = PidContext::new(vec![], Some(32760), Some(310));
         assert!(wrapped.is_pid(32765) && wrapped.is_pid(305) && !wrapped.is_pid(311));
     }

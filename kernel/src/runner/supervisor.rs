@@ -108,8 +108,12 @@ impl Supervisor {
                     pids.extend(handle.lock().ok().map(|c| c.id()));
                     *shared.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
                     let no_input = |_: &str, _: bool| String::new();
-                    let result =
-                        crate::magics::run_cell(&mut engine, &request.code, request.sink, &no_input);
+                    let result = crate::magics::run_cell(
+                        &mut engine,
+                        &request.code,
+                        request.sink,
+                        &no_input,
+                    );
                     // A crash or a kill restarts the runtime: track the new process.
                     let handle = engine.process_handle();
                     pids.extend(handle.lock().ok().map(|c| c.id()));
@@ -172,7 +176,13 @@ impl Supervisor {
     }
 
     /// Runs one cell, interrupting it at `limit` and killing it `grace` later.
-    pub(crate) fn execute(&mut self, code: &str, sink: Sink, limit: Duration, grace: Duration) -> Outcome {
+    pub(crate) fn execute(
+        &mut self,
+        code: &str,
+        sink: Sink,
+        limit: Duration,
+        grace: Duration,
+    ) -> Outcome {
         let lost = |message: &str| Outcome {
             result: Err(CellError::new("EngineLost", message)),
             stopped: Some(Stopped::Lost),

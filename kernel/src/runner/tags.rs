@@ -162,7 +162,11 @@ mod tests {
         assert!(check(&cell(json!(["hide-input", "timing", "remove-cell"]))).is_ok());
         let e = check(&cell(json!(["raises-exceptions"]))).unwrap_err();
         assert!(e.contains("did you mean \"raises-exception\""), "{e}");
-        assert!(check(&cell(json!(["Timing"]))).unwrap_err().contains("\"timing\""));
+        assert!(
+            check(&cell(json!(["Timing"])))
+                .unwrap_err()
+                .contains("\"timing\"")
+        );
         assert!(check(&cell(json!(["skip_execution"]))).is_err());
         assert!(check(&cell(json!(["nbval-lax"]))).is_err());
         assert!(check(&cell(json!("timing"))).is_err());
