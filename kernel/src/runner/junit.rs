@@ -76,9 +76,9 @@ pub(crate) fn render(reports: &[NotebookReport]) -> String {
                 cell.number,
                 cell.first_line
             );
-            let _ = write!(
+            let _ = writeln!(
                 cases,
-                "    <testcase name=\"{}\" classname=\"{class}\" time=\"{:.3}\" file=\"{}\">\n",
+                "    <testcase name=\"{}\" classname=\"{class}\" time=\"{:.3}\" file=\"{}\">",
                 escape(&name),
                 cell.time,
                 escape(&report.path)
