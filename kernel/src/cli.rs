@@ -1,111 +1,86 @@
-//! The command line: `install`, `uninstall`, `run`, and serving a connection file.
+//! The command line (clap): `install`, `uninstall`, `run`, and serving a connection file.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
 
 use crate::install::Location;
-use crate::notebook::RunOptions;
+use crate::runner::RunArgs;
 
-const USAGE: &str = "\
-paralelo-kernel: a Jupyter kernel for Rust with paralelo preloaded
-
-USAGE:
-  paralelo-kernel install [--user | --sys-prefix | --prefix DIR]
-      Write the `paralelo` kernelspec (default: first $JUPYTER_PATH entry, else --user).
-  paralelo-kernel uninstall [--user | --sys-prefix | --prefix DIR]
-      Remove it.
-  paralelo-kernel run NOTEBOOK... [--check] [--inplace]
-      Execute notebooks headless; --check compares outputs with the stored ones (cells
-      tagged `timing` excepted), --inplace writes the fresh outputs back (nbformat 4.5).
-  paralelo-kernel --connection-file FILE
-      Serve Jupyter (what the kernelspec runs).
-
-ENVIRONMENT:
+const ENVIRONMENT: &str = "\
+Environment:
   PARALELO_PATH          the paralelo crate to preload (`none` disables the preload)
   PARALELO_OPT_LEVEL     evcxr optimisation level for cells (default 1)
-  PARALELO_KERNEL_CACHE  persistent build directory (default $XDG_CACHE_HOME/paralelo-kernel)
-";
+  PARALELO_KERNEL_CACHE  persistent build directory (default $XDG_CACHE_HOME/paralelo-kernel)";
 
-/// What the command line asked for.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Command {
-    Install(Location),
-    Uninstall(Location),
-    Run(Vec<PathBuf>, RunOptions),
-    Serve(PathBuf),
-    Help,
-    Version,
+/// A Jupyter kernel for Rust with paralelo preloaded, IPython's magics and a headless
+/// notebook runner.
+#[derive(Debug, Parser)]
+#[command(
+    name = "paralelo-kernel",
+    version,
+    after_help = ENVIRONMENT,
+    args_conflicts_with_subcommands = true,
+    arg_required_else_help = true
+)]
+pub(crate) struct Cli {
+    /// Serve Jupyter on the sockets of this connection file (what the kernelspec runs).
+    #[arg(short = 'f', long, value_name = "FILE")]
+    connection_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-impl PartialEq for RunOptions {
-    fn eq(&self, other: &Self) -> bool {
-        self.check == other.check && self.inplace == other.inplace
-    }
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write the `paralelo` kernelspec (default: the first $JUPYTER_PATH entry, else --user).
+    Install(LocationArgs),
+    /// Remove the kernelspec.
+    Uninstall(LocationArgs),
+    /// Execute notebooks headless, as CI does (nbclient's, nbval's and papermill's options).
+    Run(RunArgs),
+    /// One notebook of a `run`, in a process of its own (internal).
+    #[command(hide = true)]
+    RunOne {
+        /// The job file written by `run`.
+        job: PathBuf,
+    },
 }
 
-impl Eq for RunOptions {}
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+struct LocationArgs {
+    /// The user's Jupyter data directory ($JUPYTER_DATA_DIR or ~/.local/share/jupyter).
+    #[arg(long)]
+    user: bool,
+    /// The active virtualenv or conda environment.
+    #[arg(long)]
+    sys_prefix: bool,
+    /// DIR/share/jupyter.
+    #[arg(long, value_name = "DIR")]
+    prefix: Option<PathBuf>,
+}
 
-/// Parses the arguments after the program name.
-///
-/// # Errors
-///
-/// A usage message for unknown commands or options.
-pub(crate) fn parse(args: &[String]) -> Result<Command> {
-    let Some(first) = args.first() else {
-        return Ok(Command::Help);
-    };
-    let rest = &args[1..];
-    match first.as_str() {
-        "-h" | "--help" | "help" => Ok(Command::Help),
-        "-V" | "--version" => Ok(Command::Version),
-        "install" => Ok(Command::Install(location(rest)?)),
-        "uninstall" => Ok(Command::Uninstall(location(rest)?)),
-        "run" => {
-            let mut options = RunOptions::default();
-            let mut paths = Vec::new();
-            for arg in rest {
-                match arg.as_str() {
-                    "--check" => options.check = true,
-                    "--inplace" => options.inplace = true,
-                    flag if flag.starts_with("--") => bail!("run: unknown option {flag}"),
-                    path => paths.push(PathBuf::from(path)),
-                }
-            }
-            if paths.is_empty() {
-                bail!("run: name at least one notebook\n\n{USAGE}");
-            }
-            Ok(Command::Run(paths, options))
+impl LocationArgs {
+    fn location(self) -> Location {
+        match (self.user, self.sys_prefix, self.prefix) {
+            (true, _, _) => Location::User,
+            (_, true, _) => Location::SysPrefix,
+            (_, _, Some(dir)) => Location::Prefix(dir),
+            _ => Location::Default,
         }
-        "--connection-file" | "-f" => match rest {
-            [file] => Ok(Command::Serve(PathBuf::from(file))),
-            _ => bail!("--connection-file takes exactly one FILE"),
-        },
-        arg if arg.starts_with("--connection-file=") => Ok(Command::Serve(PathBuf::from(
-            &arg["--connection-file=".len()..],
-        ))),
-        other => bail!("unknown command {other:?}\n\n{USAGE}"),
-    }
-}
-
-fn location(args: &[String]) -> Result<Location> {
-    match args {
-        [] => Ok(Location::Default),
-        [flag] if flag == "--user" => Ok(Location::User),
-        [flag] if flag == "--sys-prefix" => Ok(Location::SysPrefix),
-        [flag, dir] if flag == "--prefix" => Ok(Location::Prefix(PathBuf::from(dir))),
-        [flag] if flag.starts_with("--prefix=") => {
-            Ok(Location::Prefix(PathBuf::from(&flag["--prefix=".len()..])))
-        }
-        other => bail!("expected --user, --sys-prefix or --prefix DIR, got {other:?}"),
     }
 }
 
 /// Runs the command line; `main` calls this after `evcxr::runtime_hook()`.
+///
+/// Usage errors (unknown flags, missing values) print the usage and exit with 2, as clap
+/// does; `run` exits with 0, 1 or 2 (see [`crate::runner::run`]).
 pub(crate) fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
+    let cli = Cli::parse();
+    match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("paralelo-kernel: {e:#}");
@@ -114,40 +89,39 @@ pub(crate) fn main() -> ExitCode {
     }
 }
 
-fn run(args: &[String]) -> Result<ExitCode> {
-    match parse(args)? {
-        Command::Help => print!("{USAGE}"),
-        Command::Version => println!("paralelo-kernel {}", env!("CARGO_PKG_VERSION")),
-        Command::Install(location) => {
-            let dir = crate::install::install(&location)?;
+fn run(cli: Cli) -> Result<ExitCode> {
+    if let Some(file) = cli.connection_file {
+        // Files the kernel writes (its build cache, evcxr's sources) are the user's only.
+        // SAFETY: umask(2) only sets the process's file mode mask; it cannot fail.
+        unsafe { libc::umask(0o077) };
+        let _slot = crate::engine::prepare_environment()?;
+        crate::server::serve(&file)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    match cli.command {
+        Some(Command::Install(args)) => {
+            let dir = crate::install::install(&args.location())?;
             println!(
                 "Installed kernelspec {} in {}",
                 crate::install::KERNEL_NAME,
                 dir.display()
             );
         }
-        Command::Uninstall(location) => match crate::install::uninstall(&location)? {
-            Some(dir) => println!("Removed {}", dir.display()),
-            None => println!(
-                "No {} kernelspec in {}",
-                crate::install::KERNEL_NAME,
-                location.kernel_dir()?.display()
-            ),
-        },
-        Command::Run(paths, options) => {
-            let slot = crate::engine::prepare_environment()?;
-            eprintln!("paralelo-kernel: work directory {}", slot.dir.display());
-            if !crate::notebook::run(&paths, options)? {
-                return Ok(ExitCode::FAILURE);
+        Some(Command::Uninstall(args)) => {
+            let location = args.location();
+            match crate::install::uninstall(&location)? {
+                Some(dir) => println!("Removed {}", dir.display()),
+                None => println!(
+                    "No {} kernelspec in {}",
+                    crate::install::KERNEL_NAME,
+                    location.kernel_dir()?.display()
+                ),
             }
         }
-        Command::Serve(file) => {
-            // Files the kernel writes (its build cache, evcxr's sources) are the user's only.
-            // SAFETY: umask(2) only sets the process's file mode mask; it cannot fail.
-            unsafe { libc::umask(0o077) };
-            let _slot = crate::engine::prepare_environment()?;
-            crate::server::serve(&file)?;
-        }
+        Some(Command::Run(args)) => return Ok(crate::runner::run(args)),
+        Some(Command::RunOne { job }) => return crate::runner::run_one(&job),
+        // `arg_required_else_help` prints the help for a bare `paralelo-kernel`.
+        None => unreachable!("clap requires a command or --connection-file"),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -155,37 +129,49 @@ fn run(args: &[String]) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
-    fn args(s: &str) -> Vec<String> {
-        s.split_whitespace().map(str::to_owned).collect()
+    fn parse(line: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("paralelo-kernel").chain(line.split_whitespace()))
+    }
+
+    #[test]
+    fn the_clap_definition_is_consistent() {
+        Cli::command().debug_assert();
     }
 
     #[test]
     fn parses_commands() {
+        match parse("install --prefix /tmp/p").unwrap().command {
+            Some(Command::Install(args)) => {
+                assert_eq!(args.location(), Location::Prefix("/tmp/p".into()))
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse("uninstall --user").unwrap().command {
+            Some(Command::Uninstall(args)) => assert_eq!(args.location(), Location::User),
+            other => panic!("{other:?}"),
+        }
+        match parse("run a.ipynb --check b.ipynb -p n 5 -p s hola")
+            .unwrap()
+            .command
+        {
+            Some(Command::Run(args)) => {
+                assert_eq!(args.notebooks, [PathBuf::from("a.ipynb"), "b.ipynb".into()]);
+                assert!(args.check && !args.inplace);
+                assert_eq!(args.parameter, ["n", "5", "s", "hola"]);
+            }
+            other => panic!("{other:?}"),
+        }
         assert_eq!(
-            parse(&args("install --prefix /tmp/p")).unwrap(),
-            Command::Install(Location::Prefix("/tmp/p".into()))
+            parse("--connection-file /x.json").unwrap().connection_file,
+            Some("/x.json".into())
         );
-        assert_eq!(
-            parse(&args("uninstall --user")).unwrap(),
-            Command::Uninstall(Location::User)
-        );
-        assert_eq!(
-            parse(&args("run a.ipynb --check b.ipynb")).unwrap(),
-            Command::Run(
-                vec!["a.ipynb".into(), "b.ipynb".into()],
-                RunOptions {
-                    check: true,
-                    inplace: false
-                }
-            )
-        );
-        assert_eq!(
-            parse(&args("--connection-file /x.json")).unwrap(),
-            Command::Serve("/x.json".into())
-        );
-        assert!(parse(&args("run")).is_err());
-        assert!(parse(&args("frobnicate")).is_err());
-        assert!(parse(&args("install --bogus")).is_err());
+        assert!(parse("run").is_err());
+        assert!(parse("frobnicate").is_err());
+        assert!(parse("install --bogus").is_err());
+        assert!(parse("install --user --sys-prefix").is_err());
+        assert!(parse("run --inplace --output d a.ipynb").is_err());
+        assert!(parse("run --jobs 0 a.ipynb").is_err());
     }
 }

@@ -14,8 +14,8 @@ mod history;
 mod install;
 mod magics;
 mod message;
-mod notebook;
 mod panics;
+mod runner;
 mod server;
 mod worker;
 

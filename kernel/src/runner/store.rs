@@ -1,0 +1,60 @@
+//! "May I store these outputs?": checks asked for every executed code cell before its fresh
+//! outputs replace the stored ones (`--inplace`, `--output`).
+//!
+//! A check sees the cell (its metadata, such as `{"paralelo": {"claims": [...]}}`, and
+//! source), its fresh and stored outputs and how it ran, and answers with a [`Verdict`].
+//! To add one: implement [`StoreCheck`] in a file of its own beside this one and list it in
+//! [`checks`]. None is listed yet; planned: refuse a `timing` cell measured on a busy machine,
+//! and check the claims a cell declares against its fresh table.
+
+use serde_json::Value;
+
+/// A cell whose outputs are about to be stored.
+// Read by the checks to come (see the module's documentation); none is listed yet.
+#[allow(dead_code)]
+pub(crate) struct CellToStore<'a> {
+    /// The notebook, as given on the command line.
+    pub(crate) notebook: &'a str,
+    /// Counting every cell from 1, markdown included.
+    pub(crate) number: usize,
+    /// The cell as it will be written, before its outputs are replaced.
+    pub(crate) cell: &'a Value,
+    /// The fresh outputs (nbformat).
+    pub(crate) fresh: &'a [Value],
+    /// Whether the cell is tagged `timing` (or `nbval-ignore-output`).
+    pub(crate) timing: bool,
+}
+
+/// A check's answer.
+// `Keep` and `Fail` are answered by the checks to come; the runner already acts on them.
+#[allow(dead_code)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Store the fresh outputs.
+    Store,
+    /// Keep the stored outputs; the reason is printed, the run does not fail.
+    Keep(String),
+    /// Keep the stored outputs and fail the cell with this reason.
+    Fail(String),
+}
+
+/// One check; see the module's documentation.
+pub(crate) trait StoreCheck {
+    /// Its answer for `cell`.
+    fn check(&self, cell: &CellToStore<'_>) -> Verdict;
+}
+
+/// The checks in force, asked in order; the first answer other than [`Verdict::Store`]
+/// decides.
+pub(crate) fn checks() -> Vec<Box<dyn StoreCheck>> {
+    Vec::new()
+}
+
+/// What the checks say about `cell`.
+pub(crate) fn verdict(checks: &[Box<dyn StoreCheck>], cell: &CellToStore<'_>) -> Verdict {
+    checks
+        .iter()
+        .map(|check| check.check(cell))
+        .find(|verdict| *verdict != Verdict::Store)
+        .unwrap_or(Verdict::Store)
+}
