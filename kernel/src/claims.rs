@@ -24,6 +24,9 @@
 //! empty (and fail with [`busy_message`] if the machine stays busy), then
 //! [`check_claims`] before storing it.
 
+// Pure functions for `run --inplace` (kernel/src/notebook.rs), which calls them once wired.
+#![cfg_attr(not(test), allow(dead_code))]
+
 use serde_json::Value;
 
 /// The HTML attribute with a table's JSON (`paralelo::TIMING_ATTRIBUTE`).
@@ -67,7 +70,10 @@ pub(crate) fn tables(outputs: &[Value]) -> Vec<Value> {
 pub(crate) fn busy_rows(outputs: &[Value]) -> Vec<BusyRow> {
     let mut busy = Vec::new();
     for table in tables(outputs) {
-        let title = table.get("title").and_then(Value::as_str).map(str::to_owned);
+        let title = table
+            .get("title")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         for row in table
             .get("rows")
             .and_then(Value::as_array)
@@ -77,8 +83,15 @@ pub(crate) fn busy_rows(outputs: &[Value]) -> Vec<BusyRow> {
             if row.get("busy").and_then(Value::as_bool) == Some(true) {
                 busy.push(BusyRow {
                     table: title.clone(),
-                    row: row.get("name").and_then(Value::as_str).unwrap_or("").to_owned(),
-                    share: row.get("others_share").and_then(Value::as_f64).unwrap_or(0.0),
+                    row: row
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned(),
+                    share: row
+                        .get("others_share")
+                        .and_then(Value::as_f64)
+                        .unwrap_or(0.0),
                 });
             }
         }
@@ -166,7 +179,8 @@ fn check_one(claim: &Value, tables: &[Value]) -> Result<(), String> {
         .and_then(Value::as_str)
         .ok_or_else(|| format!("claim {claim}: no \"row\""))?;
     let wanted_table = object.get("table").and_then(Value::as_str);
-    let (table, row) = find_row(tables, wanted_table, name).map_err(|e| format!("claim {claim}: {e}"))?;
+    let (table, row) =
+        find_row(tables, wanted_table, name).map_err(|e| format!("claim {claim}: {e}"))?;
     let title = table.get("title").and_then(Value::as_str).unwrap_or("");
     let number = |key: &str| row.get(key).and_then(Value::as_f64);
     let mut failures = Vec::new();
@@ -223,15 +237,23 @@ fn find_row<'t>(
     let candidates: Vec<(&Value, &Value)> = tables
         .iter()
         .filter(|t| {
-            wanted.is_none_or(|w| t.get("title").and_then(Value::as_str).is_some_and(|title| title.contains(w)))
+            wanted.is_none_or(|w| {
+                t.get("title")
+                    .and_then(Value::as_str)
+                    .is_some_and(|title| title.contains(w))
+            })
         })
         .filter_map(|t| Some((t, find_in(t, name)?)))
         .collect();
     match candidates.len() {
         1 => Ok(candidates[0]),
-        0 if tables.is_empty() => Err("the cell shows no timing table (display it, or end the cell with it)".to_owned()),
+        0 if tables.is_empty() => {
+            Err("the cell shows no timing table (display it, or end the cell with it)".to_owned())
+        }
         0 => Err(format!("no table of the cell has a row «{name}»")),
-        n => Err(format!("{n} tables have a row «{name}»: name one with \"table\"")),
+        n => Err(format!(
+            "{n} tables have a row «{name}»: name one with \"table\""
+        )),
     }
 }
 
@@ -274,7 +296,9 @@ mod tests {
             .replace('<', "&lt;")
             .replace('>', "&gt;")
             .replace('"', "&quot;");
-        let html = format!("<table class=\"paralelo-timing\" {TIMING_ATTRIBUTE}=\"{attribute}\"><tbody></tbody></table>");
+        let html = format!(
+            "<table class=\"paralelo-timing\" {TIMING_ATTRIBUTE}=\"{attribute}\"><tbody></tbody></table>"
+        );
         json!({
             "output_type": "display_data",
             "metadata": {},
@@ -294,7 +318,10 @@ mod tests {
 
     #[test]
     fn tables_are_read_back_from_the_html() {
-        let out = [table_output("Factoriales <1000 & más>", json!([row("a \"b\"", 1.0, 0.1, false)]))];
+        let out = [table_output(
+            "Factoriales <1000 & más>",
+            json!([row("a \"b\"", 1.0, 0.1, false)]),
+        )];
         let found = tables(&out);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0]["title"], "Factoriales <1000 & más>");
@@ -304,7 +331,13 @@ mod tests {
     #[test]
     fn busy_rows_name_the_table_and_the_share() {
         let out = [
-            table_output("T", json!([row("un hilo", 1.0, 0.4, false), row("dos hilos", 0.99, 0.4, true)])),
+            table_output(
+                "T",
+                json!([
+                    row("un hilo", 1.0, 0.4, false),
+                    row("dos hilos", 0.99, 0.4, true)
+                ]),
+            ),
             json!({ "output_type": "stream", "name": "stdout",
                     "text": "CPU times: user 1 s, sys: 0 ns, total: 1 s\nWall time: 1 s\nBusy machine: other programs used 61 % of the CPUs meanwhile; times are longer than on an idle machine.\n" }),
         ];
@@ -312,18 +345,35 @@ mod tests {
         assert_eq!(
             busy,
             [
-                BusyRow { table: Some("T".into()), row: "dos hilos".into(), share: 0.48 },
-                BusyRow { table: None, row: "%%time".into(), share: 0.61 },
+                BusyRow {
+                    table: Some("T".into()),
+                    row: "dos hilos".into(),
+                    share: 0.48
+                },
+                BusyRow {
+                    table: None,
+                    row: "%%time".into(),
+                    share: 0.61
+                },
             ]
         );
         let message = busy_message(7, &busy);
-        assert!(message.contains("cell 7") && message.contains("«dos hilos» in «T» (48 %)"), "{message}");
+        assert!(
+            message.contains("cell 7") && message.contains("«dos hilos» in «T» (48 %)"),
+            "{message}"
+        );
         assert!(busy_rows(&[table_output("T", json!([row("x", 1.0, 0.1, false)]))]).is_empty());
     }
 
     #[test]
     fn claims_that_hold_pass() {
-        let out = [table_output("S3-4", json!([row("un hilo", 1.0, 0.4, false), row("dos hilos", 1.9, 0.21, false)]))];
+        let out = [table_output(
+            "S3-4",
+            json!([
+                row("un hilo", 1.0, 0.4, false),
+                row("dos hilos", 1.9, 0.21, false)
+            ]),
+        )];
         let meta = claims(json!([
             { "row": "dos hilos", "speedup_at_least": 1.3 },
             { "row": "dos hilos", "speedup_at_most": 2.1, "efficiency_at_least": 0.6 },
@@ -335,30 +385,82 @@ mod tests {
 
     #[test]
     fn a_table_that_contradicts_the_text_fails_with_the_figures() {
-        let out = [table_output("S3-4", json!([row("un hilo", 1.0, 0.4, false), row("dos hilos", 0.99, 0.4, false)]))];
-        let err = check_claims(&claims(json!([{ "row": "dos hilos", "speedup_at_least": 1.3 }])), &out).unwrap_err();
-        assert!(err.contains("«dos hilos» in «S3-4»") && err.contains("speedup is 0.99, the text claims at least 1.3"), "{err}");
-        let err = check_claims(&claims(json!([{ "row": "dos hilos", "faster_than": "un hilo" }])), &out).unwrap_err();
+        let out = [table_output(
+            "S3-4",
+            json!([
+                row("un hilo", 1.0, 0.4, false),
+                row("dos hilos", 0.99, 0.4, false)
+            ]),
+        )];
+        let err = check_claims(
+            &claims(json!([{ "row": "dos hilos", "speedup_at_least": 1.3 }])),
+            &out,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("«dos hilos» in «S3-4»")
+                && err.contains("speedup is 0.99, the text claims at least 1.3"),
+            "{err}"
+        );
+        let err = check_claims(
+            &claims(json!([{ "row": "dos hilos", "faster_than": "un hilo" }])),
+            &out,
+        )
+        .unwrap_err();
         assert!(err.contains("not faster"), "{err}");
     }
 
     #[test]
     fn claims_must_name_existing_rows_known_checks_and_one_table() {
         let out = [
-            table_output("CPU-bound", json!([row("secuencial", 1.0, 0.4, false), row("hilos", 1.9, 0.2, false)])),
-            table_output("I/O-bound", json!([row("secuencial", 1.0, 0.8, false), row("hilos", 4.0, 0.2, false)])),
+            table_output(
+                "CPU-bound",
+                json!([
+                    row("secuencial", 1.0, 0.4, false),
+                    row("hilos", 1.9, 0.2, false)
+                ]),
+            ),
+            table_output(
+                "I/O-bound",
+                json!([
+                    row("secuencial", 1.0, 0.8, false),
+                    row("hilos", 4.0, 0.2, false)
+                ]),
+            ),
         ];
-        let err = check_claims(&claims(json!([{ "row": "hilos", "speedup_at_least": 1.3 }])), &out).unwrap_err();
+        let err = check_claims(
+            &claims(json!([{ "row": "hilos", "speedup_at_least": 1.3 }])),
+            &out,
+        )
+        .unwrap_err();
         assert!(err.contains("2 tables have a row «hilos»"), "{err}");
         assert_eq!(
-            check_claims(&claims(json!([{ "table": "I/O", "row": "hilos", "speedup_at_least": 3.0 }])), &out),
+            check_claims(
+                &claims(json!([{ "table": "I/O", "row": "hilos", "speedup_at_least": 3.0 }])),
+                &out
+            ),
             Ok(())
         );
-        let err = check_claims(&claims(json!([{ "row": "nadie", "speedup_at_least": 1.0 }])), &out).unwrap_err();
-        assert!(err.contains("no table of the cell has a row «nadie»"), "{err}");
-        let err = check_claims(&claims(json!([{ "table": "CPU", "row": "hilos", "speedup_atleast": 1.0 }])), &out).unwrap_err();
+        let err = check_claims(
+            &claims(json!([{ "row": "nadie", "speedup_at_least": 1.0 }])),
+            &out,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("no table of the cell has a row «nadie»"),
+            "{err}"
+        );
+        let err = check_claims(
+            &claims(json!([{ "table": "CPU", "row": "hilos", "speedup_atleast": 1.0 }])),
+            &out,
+        )
+        .unwrap_err();
         assert!(err.contains("unknown key \"speedup_atleast\""), "{err}");
-        let err = check_claims(&claims(json!([{ "row": "hilos", "speedup_at_least": 1.0 }])), &[]).unwrap_err();
+        let err = check_claims(
+            &claims(json!([{ "row": "hilos", "speedup_at_least": 1.0 }])),
+            &[],
+        )
+        .unwrap_err();
         assert!(err.contains("shows no timing table"), "{err}");
     }
 }
