@@ -32,6 +32,9 @@ pub struct Progress<I> {
     done: u64,
     /// The clock is read when `done` reaches this (items between readings adapt to the rate).
     next_check: u64,
+    /// Items between two readings of the clock, and when and at what count it was last read.
+    stride: u64,
+    last_check: Option<(Instant, u64)>,
     state: State,
 }
 
@@ -69,6 +72,8 @@ impl<I: Iterator> Progress<I> {
             total,
             done: 0,
             next_check: 0,
+            stride: 1,
+            last_check: None,
             state: State::NotStarted,
         }
     }
@@ -163,9 +168,19 @@ impl<I> Progress<I> {
         let (started, last_draw) = (*started, *last_draw);
         let now = Instant::now();
         let elapsed = now - started;
-        let per_second = self.done as f64 / elapsed.as_secs_f64().max(1e-6);
-        let stride = (per_second * REDRAW_EVERY.as_secs_f64() / 2.0) as u64;
-        self.next_check = self.done + stride.clamp(1, 1 << 20);
+        // The rate since the last reading sets the next stride, which at most doubles at a
+        // time: the first items (often faster or slower than the rest) cannot set a stride
+        // so long that the bar stops moving.
+        let (since, from) = self.last_check.unwrap_or((started, 0));
+        let seconds = (now - since).as_secs_f64();
+        let wanted = if seconds > 0.0 {
+            ((self.done - from) as f64 / seconds * REDRAW_EVERY.as_secs_f64() / 2.0) as u64
+        } else {
+            u64::MAX
+        };
+        self.stride = wanted.clamp(1, self.stride.saturating_mul(2).min(1 << 20));
+        self.last_check = Some((now, self.done));
+        self.next_check = self.done + self.stride;
         if now - last_draw >= REDRAW_EVERY {
             self.draw(elapsed);
             if let State::Running { last_draw, .. } = &mut self.state {
