@@ -100,6 +100,7 @@ mod map_items;
 mod par;
 mod pool;
 mod process;
+pub mod progress;
 mod runtime;
 mod shared;
 mod star;
@@ -123,7 +124,7 @@ pub use process::{
 pub use shared::{Array, Scalar, Value};
 pub use star::StarFn;
 pub use sync::{Barrier, Event, Lock, LockGuard, RLock, RLockGuard, Semaphore, SemaphoreGuard};
-pub use table::{RowBuilder, TimingRow, TimingTable};
+pub use table::{RowBuilder, TIMING_ATTRIBUTE, TimingPlot, TimingRow, TimingTable};
 pub use timing::{Temporizador, Timer, time, timeit};
 
 /// Big integers for the course's factorials (`num-bigint`'s `BigUint`), re-exported so a
@@ -142,6 +143,7 @@ pub mod prelude {
     pub use crate::display::{
         DisplayHandle, clear_output, display, display_mime, input, input_password,
     };
+    pub use crate::progress::{Progress, ProgressIterator, progress};
     pub use crate::timing::{Measurement, TimeitOptions, TimeitResult, measure, timeit_with};
     pub use crate::{
         Array, Barrier, Connection, Event, JoinableQueue, Lock, Manager, Pipe, Process, Queue,
@@ -149,8 +151,8 @@ pub mod prelude {
     };
     pub use crate::{
         AsyncResult, BigInt, BigUint, Error, ErrorKind, Pool, PoolBuilder, Result, StarFn,
-        Temporizador, Timer, TimingTable, cpu_count, current_process, machine_cpu_count,
-        par_for_each, par_map, par_starmap, time, timeit,
+        Temporizador, Timer, TimingPlot, TimingTable, cpu_count, current_process,
+        machine_cpu_count, par_for_each, par_map, par_starmap, time, timeit,
     };
     pub use crate::{
         DictProxy, Imap, ImapUnordered, ListProxy, ProcessImap, ProcessInfo, Processes, Threads,

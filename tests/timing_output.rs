@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use paralelo::prelude::*;
-use paralelo::timing::{CpuTimes, format_time};
+use paralelo::timing::{CpuTimes, MachineLoad, format_time};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -18,10 +18,60 @@ fn measurement_prints_ipythons_time_lines() {
             system: Duration::from_micros(8_200),
             ..Default::default()
         },
+        machine: None,
+    };
+    // IPython's two lines, unchanged, then ours: CPU ÷ wall.
+    assert_eq!(
+        m.to_string(),
+        "CPU times: user 1.21 s, sys: 8.2 ms, total: 1.22 s\nWall time: 640 ms\n\
+         CPUs busy on average: 1.90 (CPU time ÷ wall time, child processes included)\n"
+    );
+}
+
+#[test]
+fn a_busy_machine_gets_a_note_under_the_time_lines() {
+    let m = Measurement {
+        wall: ms(1000),
+        cpu: CpuTimes {
+            user: ms(900),
+            ..Default::default()
+        },
+        // 2 CPUs for 1 s; 1.86 s busy, 0.9 s of it ours: others took 48 %.
+        machine: Some(MachineLoad {
+            busy: ms(1860),
+            capacity: ms(2000),
+        }),
+    };
+    assert_eq!(m.busy_share(), Some(0.48));
+    let text = m.to_string();
+    assert!(
+        text.ends_with(
+            "Wall time: 1 s\nCPUs busy on average: 0.90 (CPU time ÷ wall time, child processes included)\n\
+             Busy machine: other programs used 48 % of the CPUs meanwhile; times are longer than on an idle machine.\n"
+        ),
+        "{text}"
+    );
+    // An idle machine's few % say nothing.
+    let idle = Measurement {
+        machine: Some(MachineLoad {
+            busy: ms(960),
+            capacity: ms(2000),
+        }),
+        ..m
+    };
+    assert_eq!(idle.busy_share(), None);
+    assert!(!idle.to_string().contains("Busy"));
+}
+
+#[test]
+fn tiny_measurements_have_no_average_line() {
+    let m = Measurement {
+        wall: Duration::from_micros(3),
+        ..Default::default()
     };
     assert_eq!(
         m.to_string(),
-        "CPU times: user 1.21 s, sys: 8.2 ms, total: 1.22 s\nWall time: 640 ms\n"
+        "CPU times: user 0 ns, sys: 0 ns, total: 0 ns\nWall time: 3 µs\n"
     );
 }
 
@@ -35,12 +85,14 @@ fn child_process_cpu_gets_its_own_line() {
             children_user: ms(900),
             children_system: ms(10),
         },
+        machine: None,
     };
     assert_eq!(
         m.to_string(),
         "CPU times: user 1 ms, sys: 2 ms, total: 3 ms\n\
          CPU times (child processes): user 900 ms, sys: 10 ms, total: 910 ms\n\
-         Wall time: 500 ms\n"
+         Wall time: 500 ms\n\
+         CPUs busy on average: 1.83 (CPU time ÷ wall time, child processes included)\n"
     );
 }
 

@@ -6,6 +6,7 @@
 //! That is why it must be the very first call of `main` (without it the kernel would
 //! start kernels recursively).
 
+mod claims;
 mod cli;
 mod completeness;
 mod connection;

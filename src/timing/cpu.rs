@@ -30,8 +30,8 @@ pub struct CpuTimes {
     /// Time the kernel spent on this process's behalf.
     pub system: Duration,
     /// User time of child processes: those that ended and were waited for, and those
-    /// still alive (a process pool's persistent workers), with what their own reaped
-    /// children used.
+    /// still alive (a process pool's persistent workers) with their own descendants, alive
+    /// or reaped.
     pub children_user: Duration,
     /// System time of child processes, counted as [`children_user`](Self::children_user).
     pub children_system: Duration,
@@ -132,32 +132,48 @@ impl CpuTimes {
     }
 }
 
-/// User and system time of this process's children not yet waited for (running, or
-/// ended and not reaped), which `RUSAGE_CHILDREN` does not count yet: from each thread's
-/// `/proc/self/task/*/children` list and each child's `/proc/PID/stat`. Zero where
-/// `/proc` does not tell.
+/// User and system time of this process's descendants not yet waited for (running, or
+/// ended and not reaped), which `RUSAGE_CHILDREN` does not count yet: each thread's
+/// `/proc/self/task/*/children` list, their children in turn (a worker's own helpers, a
+/// shell's commands), and each one's `/proc/PID/stat`. Zero where `/proc` does not tell.
 fn live_children() -> (Duration, Duration) {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return (Duration::ZERO, Duration::ZERO);
-    };
     let per_second = match nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK) {
         Ok(Some(t)) if t > 0 => t as u64,
         _ => 100,
     };
     let ticks = |t: u64| Duration::from_nanos(t.saturating_mul(1_000_000_000) / per_second);
     let (mut user, mut system) = (0u64, 0u64);
-    for task in tasks.flatten() {
-        let Ok(list) = std::fs::read_to_string(task.path().join("children")) else {
-            continue;
-        };
-        for pid in list.split_whitespace() {
-            if let Some((u, s)) = stat_times(pid) {
-                user += u;
-                system += s;
-            }
+    let mut pending = children_of("self");
+    // Every live descendant once: its own time and its reaped children's (the reaped are no
+    // longer in the tree, so nothing is counted twice). A bound keeps a fork bomb from
+    // making a reading endless.
+    let mut visited = 0;
+    while let Some(pid) = pending.pop() {
+        visited += 1;
+        if visited > 10_000 {
+            break;
         }
+        if let Some((u, s)) = stat_times(&pid) {
+            user += u;
+            system += s;
+        }
+        pending.extend(children_of(&pid));
     }
     (ticks(user), ticks(system))
+}
+
+/// The pids of `pid`'s children, from every thread's `children` list (`pid` may be "self").
+fn children_of(pid: &str) -> Vec<String> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut children = Vec::new();
+    for task in tasks.flatten() {
+        if let Ok(list) = std::fs::read_to_string(task.path().join("children")) {
+            children.extend(list.split_whitespace().map(str::to_owned));
+        }
+    }
+    children
 }
 
 /// A process's user and system clock ticks, its reaped children's included (fields 14-17

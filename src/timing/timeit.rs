@@ -5,6 +5,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use super::format::format_seconds;
+use super::{CpuTimes, MachineCpu, load_between};
 
 /// Options of [`timeit_with`], the flags of IPython's `%timeit`.
 ///
@@ -71,6 +72,13 @@ pub struct TimeitResult {
     pub stdev: Duration,
     /// Significant digits used by `Display`.
     pub precision: usize,
+    /// The share of the CPUs (0.0 to 1.0) other programs took during the timed runs, when
+    /// the system tells (see [`Measurement::others_share`](crate::timing::Measurement::others_share)).
+    pub others_share: Option<f64>,
+    /// [`others_share`](Self::others_share) when it makes the runs a busy machine's (at least
+    /// [`BUSY_THRESHOLD`](crate::timing::BUSY_THRESHOLD)); `timeit` then prints a note under
+    /// IPython's line.
+    pub busy_share: Option<f64>,
 }
 
 impl TimeitResult {
@@ -93,6 +101,8 @@ impl TimeitResult {
             stdev: Duration::from_secs_f64(variance.sqrt()),
             all_runs,
             precision,
+            others_share: None,
+            busy_share: None,
         }
     }
 }
@@ -174,8 +184,16 @@ pub fn timeit_with<R>(options: &TimeitOptions, mut work: impl FnMut() -> R) -> T
         }
         loops
     });
+    let machine_before = MachineCpu::now();
+    let cpu_before = CpuTimes::now();
+    let started = Instant::now();
     let all_runs = (0..options.repeat.max(1)).map(|_| run(loops)).collect();
-    let result = TimeitResult::from_runs(loops, all_runs, options.precision);
+    let wall = started.elapsed();
+    let ours = CpuTimes::now().since(&cpu_before);
+    let load = load_between(machine_before, MachineCpu::now(), wall);
+    let mut result = TimeitResult::from_runs(loops, all_runs, options.precision);
+    result.others_share = load.map(|l| l.others_share(&ours));
+    result.busy_share = load.and_then(|l| l.busy_share(&ours, wall));
     if !options.quiet {
         let (best, worst) = (result.best.as_secs_f64(), result.worst.as_secs_f64());
         if worst > 4.0 * best && best > 0.0 && worst > 1e-6 {
@@ -186,6 +204,13 @@ pub fn timeit_with<R>(options: &TimeitOptions, mut work: impl FnMut() -> R) -> T
             );
         }
         println!("{result}");
+        if let Some(share) = result.busy_share {
+            println!(
+                "Busy machine: other programs used {:.0} % of the CPUs during these runs; \
+                 times are longer than on an idle machine.",
+                100.0 * share
+            );
+        }
     }
     result
 }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{CpuTimes, Measurement, format_time};
+use super::{CpuTimes, MachineCpu, Measurement, format_time, load_between};
 
 /// A stopwatch for wall-clock and CPU time: the course's `Temporizador`.
 ///
@@ -32,6 +32,7 @@ use super::{CpuTimes, Measurement, format_time};
 pub struct Timer {
     start: Instant,
     cpu_start: CpuTimes,
+    machine_start: Option<MachineCpu>,
     stopped: Option<Measurement>,
 }
 
@@ -59,9 +60,12 @@ impl Timer {
     /// assert!(timer.elapsed() < std::time::Duration::from_secs(60));
     /// ```
     pub fn start() -> Self {
+        let machine_start = MachineCpu::now();
+        let cpu_start = CpuTimes::now();
         Timer {
             start: Instant::now(),
-            cpu_start: CpuTimes::now(),
+            cpu_start,
+            machine_start,
             stopped: None,
         }
     }
@@ -116,10 +120,12 @@ impl Timer {
     /// assert_eq!(t.elapsed(), first.wall);
     /// ```
     pub fn stop(&mut self) -> Measurement {
-        *self.stopped.get_or_insert_with(|| Measurement {
-            wall: self.start.elapsed(),
-            cpu: CpuTimes::now().since(&self.cpu_start),
-        })
+        if let Some(m) = self.stopped {
+            return m;
+        }
+        let m = self.measure_now();
+        self.stopped = Some(m);
+        m
     }
 
     /// What the timer measured: up to [`stop`](Self::stop), or up to now while running.
@@ -134,10 +140,14 @@ impl Timer {
     /// assert!(m.wall <= t.elapsed());
     /// ```
     pub fn measurement(&self) -> Measurement {
-        self.stopped.unwrap_or_else(|| Measurement {
-            wall: self.start.elapsed(),
-            cpu: CpuTimes::now().since(&self.cpu_start),
-        })
+        self.stopped.unwrap_or_else(|| self.measure_now())
+    }
+
+    fn measure_now(&self) -> Measurement {
+        let wall = self.start.elapsed();
+        let cpu = CpuTimes::now().since(&self.cpu_start);
+        let machine = load_between(self.machine_start, MachineCpu::now(), wall);
+        Measurement { wall, cpu, machine }
     }
 
     /// Wall-clock time: up to [`stop`](Self::stop), or up to now while running.
