@@ -86,6 +86,8 @@ mod error;
 pub mod interrupt;
 mod ipc;
 mod manager;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 mod par;
 mod pool;
 mod process;

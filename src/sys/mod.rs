@@ -25,6 +25,8 @@ mod hangup;
 mod loaded;
 mod plain_call;
 mod pmutex;
+#[cfg(feature = "mpi")]
+mod rank_call;
 mod shm;
 mod task_slot;
 mod wait;
@@ -39,6 +41,8 @@ pub(crate) use hangup::peer_closed;
 pub(crate) use loaded::LoadedCode;
 pub(crate) use plain_call::{EncodeResults, PlainCall, plain_bytes, run_posted_chunk};
 pub(crate) use pmutex::{RawCondvar, RawMutex, Relock};
+#[cfg(feature = "mpi")]
+pub(crate) use rank_call::{RankCall, RankFinish, run_rank_call};
 pub(crate) use shm::SharedRegion;
 pub(crate) use task_slot::TaskSlot;
 pub(crate) use wait::{ChildWatch, ExitStatus};
