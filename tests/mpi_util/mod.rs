@@ -58,7 +58,9 @@ fn marked(id: &str) -> Vec<u32> {
 /// Runs `program` (`mpirun` and its arguments, or the binary alone) with `scenario`, and
 /// kills it after `limit`.
 pub(crate) fn run(program: &[String], scenario: &str, limit: Duration) -> Run {
-    let id = format!("{}-{}", std::process::id(), scenario);
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let id = format!("{}-{run}-{scenario}", std::process::id());
     let mut child = Command::new(&program[0])
         .args(&program[1..])
         .env(SCENARIO, scenario)
