@@ -14,7 +14,12 @@ fn own_addresses() -> Vec<String> {
     let mut found: Vec<String> = lines
         .windows(2)
         .filter(|w| w[1].contains("/32 host LOCAL"))
-        .filter_map(|w| w[0].trim().trim_start_matches("|-- ").split_whitespace().next())
+        .filter_map(|w| {
+            w[0].trim()
+                .trim_start_matches("|-- ")
+                .split_whitespace()
+                .next()
+        })
         .filter(|a| !a.starts_with("127."))
         .map(str::to_owned)
         .collect();
@@ -25,7 +30,11 @@ fn own_addresses() -> Vec<String> {
 
 fn where_am_i(_: u32) -> (String, Vec<String>, u32) {
     std::thread::sleep(Duration::from_millis(30));
-    (paralelo::mpi::this_host(), own_addresses(), std::process::id())
+    (
+        paralelo::mpi::this_host(),
+        own_addresses(),
+        std::process::id(),
+    )
 }
 
 fn slow(x: u32) -> u32 {
@@ -50,20 +59,31 @@ fn rank_program() {
     }
     match scenario.as_str() {
         "hosts" => {
-            let seen = pool.map(where_am_i, 0..(6 * pool.workers() as u32)).unwrap();
+            let seen = pool
+                .map(where_am_i, 0..(6 * pool.workers() as u32))
+                .unwrap();
             let mut distinct = seen.clone();
             distinct.sort();
             distinct.dedup();
             for (host, addresses, pid) in distinct {
-                println!("TASK HOST {host} ADDRESSES {} PID {pid}", addresses.join(","));
+                println!(
+                    "TASK HOST {host} ADDRESSES {} PID {pid}",
+                    addresses.join(",")
+                );
             }
             let expected: Vec<BigUint> = (1000..1100u32)
                 .map(|n| (1..=n).map(BigUint::from).product())
                 .collect();
             let got = pool
-                .map(|n: u32| (1..=n).map(BigUint::from).product::<BigUint>(), 1000..1100)
+                .map(
+                    |n: u32| (1..=n).map(BigUint::from).product::<BigUint>(),
+                    1000..1100,
+                )
                 .unwrap();
-            println!("FACTORIALS {}", if got == expected { "OK" } else { "WRONG" });
+            println!(
+                "FACTORIALS {}",
+                if got == expected { "OK" } else { "WRONG" }
+            );
             let mut times = Vec::new();
             for _ in 0..200 {
                 let t = Instant::now();

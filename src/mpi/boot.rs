@@ -37,8 +37,7 @@ pub(super) struct Job {
 
 /// SHA-256 of this process's executable file.
 pub(super) fn executable_hash() -> Result<[u8; HASH]> {
-    let mut file = std::fs::File::open("/proc/self/exe")
-        .map_err(|e| {
+    let mut file = std::fs::File::open("/proc/self/exe").map_err(|e| {
         Error::new(
             ErrorKind::Os,
             format!("could not open /proc/self/exe to hash this rank's executable: {e}"),

@@ -191,7 +191,9 @@ impl Drop for Cluster {
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cluster").field("ranks", &self.ranks).finish()
+        f.debug_struct("Cluster")
+            .field("ranks", &self.ranks)
+            .finish()
     }
 }
 

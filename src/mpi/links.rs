@@ -36,7 +36,10 @@ pub(super) struct Link {
 impl Link {
     /// "rank 2 on host h2 (10.77.0.3)": how errors name a rank.
     pub(super) fn name(&self) -> String {
-        format!("rank {} on host {} ({})", self.rank, self.host, self.address)
+        format!(
+            "rank {} on host {} ({})",
+            self.rank, self.host, self.address
+        )
     }
 
     pub(super) fn is_lost(&self) -> bool {
@@ -139,7 +142,10 @@ impl Links {
 
     /// The first lost rank's error, if any rank was lost.
     pub(super) fn first_lost(&self) -> Option<Error> {
-        self.links.iter().find(|l| l.is_lost()).map(Link::lost_error)
+        self.links
+            .iter()
+            .find(|l| l.is_lost())
+            .map(Link::lost_error)
     }
 
     /// A fresh task id.
@@ -149,7 +155,14 @@ impl Links {
 
     /// Sends the call (`offset`, `input`) as task `id` (from [`new_id`](Self::new_id)) to
     /// the worker at `index`; `done` gets its outcome, exactly once.
-    pub(super) fn submit(&self, index: usize, id: u64, offset: i64, input: &[u8], done: Completion) {
+    pub(super) fn submit(
+        &self,
+        index: usize,
+        id: u64,
+        offset: i64,
+        input: &[u8],
+        done: Completion,
+    ) {
         let link = &self.links[index];
         link.in_flight.fetch_add(1, Ordering::Relaxed);
         lock(&self.pending).insert(
@@ -245,7 +258,10 @@ fn read_results(links: Weak<Links>, index: usize, mut receiver: Receiver) {
             }
             Ok(message) => {
                 let kind = message.first().copied();
-                links.lose(index, format!("it sent a message rank 0 does not know ({kind:?})"));
+                links.lose(
+                    index,
+                    format!("it sent a message rank 0 does not know ({kind:?})"),
+                );
                 return;
             }
             Err(silence) => {

@@ -91,7 +91,12 @@ impl std::fmt::Debug for Mpi {
 }
 
 /// `map` on the links: guided chunks, each to the next rank with room.
-fn map_on<A, R>(links: &Arc<Links>, book: &Arc<Book>, call: task::Call, items: &[A]) -> Result<Vec<R>>
+fn map_on<A, R>(
+    links: &Arc<Links>,
+    book: &Arc<Book>,
+    call: task::Call,
+    items: &[A],
+) -> Result<Vec<R>>
 where
     A: Serialize,
     R: DeserializeOwned,
@@ -112,7 +117,10 @@ where
         while first_error.is_none() && next < sizes.len() && dispatch.has_room() {
             input.clear();
             input.extend_from_slice(&call.input);
-            crate::ipc::codec::encode_into(&items[starts[next]..starts[next] + sizes[next]], &mut input)?;
+            crate::ipc::codec::encode_into(
+                &items[starts[next]..starts[next] + sizes[next]],
+                &mut input,
+            )?;
             dispatch.send(next, call.offset, &input)?;
             next += 1;
         }
@@ -153,9 +161,12 @@ fn apply_on<R: DeserializeOwned>(links: &Links, book: &Book, call: task::Call) -
         }),
     );
     // Every task sent finishes (with its value, its error or its rank's loss).
-    let outcome = outcome
-        .recv()
-        .unwrap_or_else(|_| Err(Error::new(ErrorKind::Disconnected, "the task channel closed")));
+    let outcome = outcome.recv().unwrap_or_else(|_| {
+        Err(Error::new(
+            ErrorKind::Disconnected,
+            "the task channel closed",
+        ))
+    });
     book.task_done(id);
     let (tag, bytes) = outcome?;
     task::outcome(tag, &bytes, &links.links[index].name())
@@ -314,7 +325,11 @@ impl Pool<Mpi> {
         };
         let id = links.new_id();
         self.backend.book.task_started(id);
-        let (done, book, name) = (slot.clone(), self.backend.book.clone(), links.links[index].name());
+        let (done, book, name) = (
+            slot.clone(),
+            self.backend.book.clone(),
+            links.links[index].name(),
+        );
         links.submit(
             index,
             id,
@@ -354,7 +369,11 @@ impl Pool<Mpi> {
         let busy = self.backend.book.busy()?;
         let slot = Arc::new(Slot::new());
         slot.start();
-        let (done, links, book) = (slot.clone(), self.backend.links.clone(), self.backend.book.clone());
+        let (done, links, book) = (
+            slot.clone(),
+            self.backend.links.clone(),
+            self.backend.book.clone(),
+        );
         let local = self.backend.local();
         let (call, run_local) = if local {
             (None, Some(f))
@@ -454,11 +473,21 @@ impl Pool<Mpi> {
         let chunks = std::iter::from_fn(move || {
             let item = input.next()?;
             let mut bytes = call.input.clone();
-            Some(crate::ipc::codec::encode_into(std::slice::from_ref(&item), &mut bytes).map(|()| bytes))
+            Some(
+                crate::ipc::codec::encode_into(std::slice::from_ref(&item), &mut bytes)
+                    .map(|()| bytes),
+            )
         });
         let dispatch = Dispatch::new(self.backend.links.clone(), self.backend.book.clone());
         let window = 2 * self.workers() + 2;
-        Ok(MpiImap::remote(busy, dispatch, call.offset, Box::new(chunks), ordered, window))
+        Ok(MpiImap::remote(
+            busy,
+            dispatch,
+            call.offset,
+            Box::new(chunks),
+            ordered,
+            window,
+        ))
     }
 
     /// Stops taking work; tasks already sent still run (Python's `close`).

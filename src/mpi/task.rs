@@ -31,7 +31,9 @@ fn type_hash<T: ?Sized>() -> u64 {
 
 /// Checks the hash at the start of `input` and returns the rest.
 fn checked<T: ?Sized>(input: &[u8]) -> std::result::Result<&[u8], String> {
-    let (hash, rest) = input.split_at_checked(8).ok_or("a task message too short")?;
+    let (hash, rest) = input
+        .split_at_checked(8)
+        .ok_or("a task message too short")?;
     if u64::from_le_bytes(hash.try_into().expect("8 bytes")) != type_hash::<T>() {
         return Err(format!(
             "this rank received a call that is not {} (the ranks do not run the same code)",

@@ -45,7 +45,13 @@ fn marked(id: &str) -> Vec<u32> {
         if let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) {
             if env.split(|&b| b == 0).any(|v| v == needle.as_bytes()) {
                 let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-                let state = stat.rsplit(')').next().unwrap_or("").trim_start().chars().next();
+                let state = stat
+                    .rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .chars()
+                    .next();
                 if state != Some('Z') {
                     pids.push(pid);
                 }
@@ -90,12 +96,18 @@ pub(crate) fn run(program: &[String], scenario: &str, limit: Duration) -> Run {
             break status.code();
         }
         if Instant::now() >= deadline {
-            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pgid}")]).status();
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pgid}")])
+                .status();
             let _ = child.wait();
             for pid in marked(&id) {
-                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
             }
-            panic!("the MPI run of scenario {scenario} hung: still running after {limit:?} (killed)");
+            panic!(
+                "the MPI run of scenario {scenario} hung: still running after {limit:?} (killed)"
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -107,7 +119,9 @@ pub(crate) fn run(program: &[String], scenario: &str, limit: Duration) -> Run {
         left = marked(&id);
     }
     for pid in &left {
-        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
     }
     Run {
         status,
@@ -141,10 +155,17 @@ pub(crate) fn mpirun(n: usize, exe: &str, test_name: &str) -> Vec<String> {
 
 /// The arguments that make the test binary run only `test_name`, in its main thread.
 pub(crate) fn rank_args(exe: &str, test_name: &str) -> Vec<String> {
-    [exe, test_name, "--exact", "--nocapture", "--test-threads=1", "--include-ignored"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    [
+        exe,
+        test_name,
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+        "--include-ignored",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 /// True when `mpirun` can be started.
