@@ -35,7 +35,7 @@
 //! - **Functions that capture nothing**: every rank runs the same executable (checked at
 //!   `init` with a SHA-256 of the file: mismatched binaries are refused with an error
 //!   naming the ranks), so a function is sent as its distance from a fixed point of the
-//!   file, plus a hash of its type name that the worker checks before running it. A
+//!   file, plus a hash of its type id that the worker checks before running it. A
 //!   capturing closure is refused at compile time.
 //! - **Items and results** with serde (bincode), in parts of 1 MiB: values of any size.
 //! - **Scheduling**: guided chunks, large first and small last; a rank gets the next one

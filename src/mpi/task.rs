@@ -1,7 +1,7 @@
 //! What runs on a worker rank: a task (`apply`) or a chunk of a map, found by its offset
 //! in the executable (`sys::RankCall`), with its input and outcome encoded by serde.
 //!
-//! Every message that carries a call starts with a hash of the call's type name, checked
+//! Every message that carries a call starts with a hash of the call's type id, checked
 //! on the worker before the function runs: a second check, after the executable hash of
 //! `init`, that both ends mean the same function.
 
@@ -20,13 +20,14 @@ pub(super) const OK: u8 = 0;
 pub(super) const PANICKED: u8 = 1;
 pub(super) const FAILED: u8 = 2;
 
-/// FNV-1a of the name of the type `T`: the same on every rank of the same executable.
+/// A hash of the type `T`'s id: distinct for every closure, the same on every rank of
+/// the same executable (`TypeId`s are fixed when the program is compiled; `DefaultHasher`
+/// with `new` has fixed keys). `typeid` gives the id of types that are not `'static`.
 fn type_hash<T: ?Sized>() -> u64 {
-    std::any::type_name::<T>()
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        })
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    typeid::of::<T>().hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Checks the hash at the start of `input` and returns the rest.
