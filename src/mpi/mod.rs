@@ -37,6 +37,15 @@
 //!   naming the ranks), so a function is sent as its distance from a fixed point of the
 //!   file, plus a hash of its type id that the worker checks before running it. A
 //!   capturing closure is refused at compile time.
+//!
+//!   ```compile_fail
+//!   let cluster = paralelo::mpi::init()?;
+//!   let offset = 10u64;
+//!   // error: paralelo::mpi runs only functions that capture nothing
+//!   let shifted = cluster.pool()?.map(move |x: u64| x + offset, 0..4)?;
+//!   # Ok::<(), paralelo::Error>(())
+//!   ```
+//!
 //! - **Items and results** with serde (bincode), in parts of 1 MiB: values of any size.
 //! - **Scheduling**: guided chunks, large first and small last; a rank gets the next one
 //!   as soon as it has finished one.
