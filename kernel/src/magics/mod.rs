@@ -7,6 +7,7 @@
 //! `??name`) is IPython's shorthand for `%pinfo name`; `name?` is not, since in Rust it is
 //! the `?` operator.
 
+mod mpirun;
 mod time;
 
 use serde_json::{Map, Value};
@@ -106,6 +107,7 @@ pub(crate) static MAGICS: &[Magic] = &[
         help: "%timeit for the cell after an untimed SETUP; -o returns the result, -q is quiet.",
         handler: time::timeit_cell,
     },
+    mpirun::MAGIC,
 ];
 
 /// Looks a magic up by kind and name.
