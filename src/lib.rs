@@ -76,6 +76,14 @@
 //! task was cancelled by [`Pool::terminate`] fails at once, where Python's `get()` waits
 //! forever.
 //!
+//! ## Past one machine
+//!
+//! With the cargo feature `mpi`, `paralelo::mpi` gives the same [`Pool`] methods on the
+//! ranks of an MPI job (Open MPI): `paralelo::mpi::init()` at the top of `main`, then
+//! `cluster.pool()?.map(f, items)` under `mpirun -n 4`. Functions that capture nothing
+//! cross ranks, items and results cross with serde, and a dead rank is an error naming
+//! it, never a hang.
+//!
 //! ## Measuring
 //!
 //! [`time`] prints IPython's `%%time` lines, [`timeit`] follows `%timeit`'s rule, [`Timer`]
@@ -97,6 +105,8 @@ pub mod interrupt;
 mod ipc;
 mod manager;
 mod map_items;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 mod par;
 mod pool;
 mod process;

@@ -12,6 +12,9 @@ mod scope;
 mod threads;
 
 pub use async_result::AsyncResult;
+// The MPI backend (src/mpi/) finishes its results in the same slots.
+#[cfg(feature = "mpi")]
+pub(crate) use async_result::Slot;
 pub use builder::PoolBuilder;
 pub use imap::{Imap, ImapUnordered};
 pub use process_imap::ProcessImap;

@@ -26,6 +26,8 @@ mod loaded;
 mod per_process;
 mod plain_call;
 mod pmutex;
+#[cfg(feature = "mpi")]
+mod rank_call;
 mod shm;
 mod task_slot;
 mod wait;
@@ -41,6 +43,8 @@ pub(crate) use loaded::LoadedCode;
 pub(crate) use per_process::{PerProcess, current_pid, forget_pid};
 pub(crate) use plain_call::{EncodeResults, PlainCall, plain_bytes, run_posted_chunk};
 pub(crate) use pmutex::{RawCondvar, RawMutex, Relock};
+#[cfg(feature = "mpi")]
+pub(crate) use rank_call::{RankCall, RankFinish, run_rank_call};
 pub(crate) use shm::SharedRegion;
 pub(crate) use task_slot::TaskSlot;
 pub(crate) use wait::{ChildWatch, ExitStatus, wait_exit_event};

@@ -12,6 +12,7 @@ mod capture;
 mod session;
 mod shell;
 mod statements;
+mod mpirun;
 mod time;
 
 use serde_json::{Map, Value};
@@ -217,6 +218,7 @@ pub(crate) static MAGICS: &[Magic] = &[
         help: "Change the working directory (no DIR: home; -: the previous one).",
         handler: shell::cd,
     },
+    mpirun::MAGIC,
 ];
 
 /// Looks a magic up by kind and name.
