@@ -9,10 +9,10 @@
 //! negate at the start of a line in Rust, write `(!x)`.
 
 mod capture;
+mod mpirun;
 mod session;
 mod shell;
 mod statements;
-mod mpirun;
 mod time;
 
 use serde_json::{Map, Value};
