@@ -207,7 +207,8 @@ fn check_one(claim: &Value, tables: &[Value]) -> Result<(), String> {
         match find_in(table, other) {
             Some(slower) => {
                 let wall = |r: &Value| r.get("wall_s").and_then(Value::as_f64).unwrap_or(f64::NAN);
-                if !(wall(row) < wall(slower)) {
+                // NaN (a row without a time) is not faster either.
+                if wall(row).partial_cmp(&wall(slower)) != Some(std::cmp::Ordering::Less) {
                     failures.push(format!(
                         "it took {:.4} s, «{other}» {:.4} s: not faster",
                         wall(row),
