@@ -5,7 +5,7 @@
 //! Run with `cargo bench --bench measuring`. It prints one table of medians and ratios,
 //! measured in this run on this machine, with the load average: other programs skew every
 //! ratio. Run it with standard error not a terminal (the bars then print one line each at
-//! the end) or with `PARALELO_KERNEL=1` (the bars then emit display markers at 10/s).
+//! the end) or with `PARALELO_KERNEL_DISPLAY=1` (the bars then emit display markers at 10/s).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -52,7 +52,7 @@ pub const KERNEL_ENV: &str = "PARALELO_KERNEL_DISPLAY";
 
 /// Who shows the output, read from the environment (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Frontend {
+pub(crate) enum Frontend {
     /// `paralelo-kernel`: marker lines.
     Kernel,
     /// Stock evcxr: its content protocol for rich bundles, text otherwise.
@@ -61,7 +61,7 @@ enum Frontend {
     Terminal,
 }
 
-fn frontend() -> Frontend {
+pub(crate) fn frontend() -> Frontend {
     if std::env::var_os(KERNEL_ENV).is_some_and(|v| v == "1") {
         Frontend::Kernel
     } else if std::env::var_os("EVCXR_IS_RUNTIME").is_some() {

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use paralelo::display::MARKER;
+use paralelo::display::{KERNEL_ENV, MARKER};
 use paralelo::prelude::*;
 
 /// What the child does, by the value of this variable.
@@ -44,7 +44,7 @@ fn child(mode: &str, env: &[(&str, &str)]) -> (String, String) {
     command
         .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
         .env(CHILD, mode)
-        .env_remove("PARALELO_KERNEL")
+        .env_remove(KERNEL_ENV)
         .env_remove("EVCXR_IS_RUNTIME")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -114,7 +114,7 @@ fn items_pass_through_and_the_total_comes_from_the_iterator() {
 
 #[test]
 fn under_paralelo_kernel_one_output_is_updated_at_most_ten_times_a_second() {
-    let (out, _) = child("slow", &[("PARALELO_KERNEL", "1")]);
+    let (out, _) = child("slow", &[(KERNEL_ENV, "1")]);
     let all = markers(&out);
     let displays: Vec<_> = all.iter().filter(|m| m["op"] == "display").collect();
     let updates: Vec<_> = all.iter().filter(|m| m["op"] == "update").collect();
@@ -149,16 +149,21 @@ fn under_paralelo_kernel_one_output_is_updated_at_most_ten_times_a_second() {
 
 #[test]
 fn under_stock_evcxr_the_final_state_is_shown_once() {
+    // evcxr's content protocol, one block per type, once: no private markers.
     let (out, err) = child("slow", &[("EVCXR_IS_RUNTIME", "1")]);
-    let all = markers(&out);
-    assert_eq!(all.len(), 1, "{out}");
-    assert_eq!(all[0]["op"], "display");
-    assert!(
-        all[0]["data"]["text/plain"]
-            .as_str()
-            .unwrap()
-            .contains("100/100")
+    assert!(markers(&out).is_empty(), "{out}");
+    assert_eq!(
+        out.matches("EVCXR_BEGIN_CONTENT text/html").count(),
+        1,
+        "{out}"
     );
+    assert_eq!(
+        out.matches("EVCXR_BEGIN_CONTENT text/plain").count(),
+        1,
+        "{out}"
+    );
+    assert_eq!(out.matches("100/100").count(), 2, "{out}");
+    assert!(out.contains("<progress value=\"100\" max=\"100\""), "{out}");
     assert!(!err.contains("lento"), "{err}");
 }
 

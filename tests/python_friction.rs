@@ -82,6 +82,46 @@ fn imap_next_with_a_timeout_loses_nothing() {
     assert!(it.next_timeout(Duration::from_secs(1)).is_none());
 }
 
+/// The same on forked workers, ordered and unordered: a timeout leaves the children
+/// running, and the results come later, none lost.
+#[test]
+fn process_imap_next_with_a_timeout_loses_nothing() {
+    in_child(60, || {
+        fn sleep_ms(ms: u64) -> u64 {
+            std::thread::sleep(Duration::from_millis(ms));
+            ms
+        }
+        let pool = Pool::processes(2).unwrap();
+        let mut it = pool.imap(sleep_ms, vec![400u64, 1]).unwrap();
+        let early = it
+            .next_timeout(Duration::from_millis(5))
+            .unwrap()
+            .unwrap_err();
+        assert!(early.is_timeout(), "{early}");
+        assert_eq!(
+            it.next_timeout(Duration::from_secs(10)).unwrap().unwrap(),
+            400
+        );
+        assert_eq!(it.next().unwrap().unwrap(), 1);
+        assert!(it.next_timeout(Duration::from_secs(1)).is_none());
+        drop(it);
+        let mut unordered = pool.imap_unordered(sleep_ms, vec![400u64, 400]).unwrap();
+        assert!(
+            unordered
+                .next_timeout(Duration::from_millis(5))
+                .unwrap()
+                .unwrap_err()
+                .is_timeout()
+        );
+        let mut got: Vec<u64> =
+            std::iter::from_fn(|| unordered.next_timeout(Duration::from_secs(10)))
+                .map(|r| r.unwrap())
+                .collect();
+        got.sort_unstable();
+        assert_eq!(got, [400, 400]);
+    });
+}
+
 #[test]
 fn callbacks_see_the_value_or_the_error() {
     let pool = Pool::new(2).unwrap();

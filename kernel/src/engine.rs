@@ -417,8 +417,9 @@ impl Engine {
                 .to_string()
                 .replace('\\', "\\\\")
                 .replace('"', "\\\"");
+            // `plot`: `TimingTable::plot()` shows as SVG in notebooks (plotters, pure Rust).
             setup.push_str(&format!(
-                ":dep paralelo = {{ path = \"{path}\" }}\nuse paralelo::prelude::*;\n"
+                ":dep paralelo = {{ path = \"{path}\", features = [\"plot\"] }}\nuse paralelo::prelude::*;\n"
             ));
         }
         // evcxr's `:` commands must come before any code.

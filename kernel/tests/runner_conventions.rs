@@ -276,3 +276,31 @@ fn sanitizers_make_run_dependent_outputs_compare() {
     // Addresses are sanitized without being asked.
     assert!(!run2.stderr.contains("cell 1:"), "{}", run2.all());
 }
+
+/// A lesson's claims are checked before its outputs are stored: a claim that holds is
+/// stored; one that does not is measured again once, then the cell fails with `NotStored`
+/// and keeps its stored outputs (the source notebook is never touched with `--output`).
+#[test]
+fn claims_are_checked_before_storing() {
+    let dir = TempDir::new("claims");
+    let out = dir.0.join("out");
+    let nb = fixture("claims.ipynb");
+    let run = run(&[path(&nb), "--allow-errors", "--output", path(&out)]);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    let all = run.all();
+    assert!(all.contains("note: cell 2: running it again"), "{all}");
+    assert!(all.contains("cell 2: outputs not stored"), "{all}");
+    assert!(
+        all.contains("«rápido»") && all.contains("not faster"),
+        "{all}"
+    );
+    assert!(!all.contains("cell 1: outputs not stored"), "{all}");
+    // Cell 2 ran twice, cell 1 once.
+    assert_eq!(run.stdout.matches("medido").count(), 3, "{all}");
+    let written = read(&out.join("claims.ipynb"));
+    let cells = written["cells"].as_array().unwrap();
+    let texts = |i: usize| serde_json::to_string(&cells[i]["outputs"]).unwrap();
+    assert!(texts(0).contains("data-paralelo-timing"), "{}", texts(0));
+    assert!(texts(1).contains("guardado antes"), "{}", texts(1));
+    assert!(!texts(1).contains("data-paralelo-timing"), "{}", texts(1));
+}

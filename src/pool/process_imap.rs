@@ -3,12 +3,13 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
 use super::processes::Busy;
 use crate::process::children::Runner;
-use crate::{Error, Result};
+use crate::{Error, ErrorKind, Result};
 
 /// The iterator returned by [`Pool::imap`](crate::Pool::imap) and
 /// [`Pool::imap_unordered`](crate::Pool::imap_unordered) on a process pool: each item's
@@ -33,32 +34,50 @@ pub struct ProcessImap<'p, R> {
 }
 
 impl<R: DeserializeOwned> ProcessImap<'_, R> {
-    /// The next chunk's outcome and index, in the iterator's order.
-    fn next_chunk(&mut self) -> Option<(usize, Result<Vec<u8>>)> {
-        if !self.ordered {
-            return self.runner.next_outcome();
-        }
-        loop {
-            if let Some(outcome) = self.early.remove(&self.next) {
-                self.next += 1;
-                return Some((self.next - 1, outcome));
-            }
-            // A few chunks ahead of the one awaited, no more (as the thread pool's window).
-            let (index, outcome) = self.runner.next_outcome_below(self.next + self.window)?;
-            self.early.insert(index, outcome);
-        }
+    /// Python's `next(timeout)`: the next result, waiting at most `timeout` for it. A
+    /// [`Timeout`](crate::ErrorKind::Timeout) error when it is not ready by then; nothing is
+    /// lost, the children go on, and a later call gives the result. `None` at the end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// fn slow_square(x: u64) -> u64 {
+    ///     if x == 0 {
+    ///         std::thread::sleep(Duration::from_millis(300));
+    ///     }
+    ///     x * x
+    /// }
+    ///
+    /// let pool = Pool::processes(2)?;
+    /// let mut it = pool.imap(slow_square, vec![0u64, 2])?;
+    /// assert!(it.next_timeout(Duration::from_millis(1)).unwrap().unwrap_err().is_timeout());
+    /// assert_eq!(it.next_timeout(Duration::from_secs(10)).unwrap()?, 0);
+    /// assert_eq!(it.next().unwrap()?, 4);
+    /// assert!(it.next_timeout(Duration::from_secs(1)).is_none());
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<R>> {
+        self.next_until(Some(Instant::now() + timeout))
     }
-}
 
-impl<R: DeserializeOwned> Iterator for ProcessImap<'_, R> {
-    type Item = Result<R>;
-
-    fn next(&mut self) -> Option<Result<R>> {
+    fn next_until(&mut self, deadline: Option<Instant>) -> Option<Result<R>> {
         loop {
             if let Some(item) = self.ready.next() {
                 return Some(item);
             }
-            let (index, outcome) = self.next_chunk()?;
+            let (index, outcome) = match self.next_chunk(deadline) {
+                Ok(next) => next?,
+                Err(()) => {
+                    return Some(Err(Error::new(
+                        ErrorKind::Timeout,
+                        "the next result is not ready yet (its task is still running; \
+                         call next_timeout again later)",
+                    )));
+                }
+            };
             let size = self.sizes.borrow_mut().remove(&index).unwrap_or(1);
             self.ready = match outcome.and_then(|bytes| crate::ipc::codec::decode::<Vec<R>>(&bytes))
             {
@@ -70,6 +89,39 @@ impl<R: DeserializeOwned> Iterator for ProcessImap<'_, R> {
                     .into_iter(),
             };
         }
+    }
+
+    /// The next chunk's outcome and index, in the iterator's order; `Err(())` at `deadline`.
+    #[allow(clippy::type_complexity)]
+    fn next_chunk(
+        &mut self,
+        deadline: Option<Instant>,
+    ) -> std::result::Result<Option<(usize, Result<Vec<u8>>)>, ()> {
+        if !self.ordered {
+            return self.runner.next_outcome_until(usize::MAX, deadline);
+        }
+        loop {
+            if let Some(outcome) = self.early.remove(&self.next) {
+                self.next += 1;
+                return Ok(Some((self.next - 1, outcome)));
+            }
+            // A few chunks ahead of the one awaited, no more (as the thread pool's window).
+            let Some((index, outcome)) = self
+                .runner
+                .next_outcome_until(self.next + self.window, deadline)?
+            else {
+                return Ok(None);
+            };
+            self.early.insert(index, outcome);
+        }
+    }
+}
+
+impl<R: DeserializeOwned> Iterator for ProcessImap<'_, R> {
+    type Item = Result<R>;
+
+    fn next(&mut self) -> Option<Result<R>> {
+        self.next_until(None)
     }
 }
 

@@ -16,7 +16,7 @@ use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::unistd::Pid;
@@ -349,15 +349,26 @@ impl<'a> Runner<'a> {
     /// `limit` while others run (so that an ordered consumer waiting for a slow task does
     /// not pile up results of ever later ones).
     pub(crate) fn next_outcome_below(&mut self, limit: usize) -> Option<(usize, Result<Vec<u8>>)> {
+        self.next_outcome_until(limit, None)
+            .unwrap_or_else(|_| unreachable!("no deadline, no timeout"))
+    }
+
+    /// Like [`next_outcome_below`](Self::next_outcome_below), giving up at `deadline`: then
+    /// `Err(())`, with every task still running or pending (a later call goes on).
+    pub(crate) fn next_outcome_until(
+        &mut self,
+        limit: usize,
+        deadline: Option<Instant>,
+    ) -> std::result::Result<Option<(usize, Result<Vec<u8>>)>, ()> {
         let children = self.children.clone();
         let children = &*children;
         loop {
             if let Some(outcome) = self.ready.pop_front() {
-                return Some(outcome);
+                return Ok(Some(outcome));
             }
             if crate::interrupt::happened_since(self.epoch) {
                 self.stop_for_interrupt();
-                return self.ready.pop_front();
+                return Ok(self.ready.pop_front());
             }
             while self.running.len() < self.workers
                 && (self.started < limit || self.running.is_empty())
@@ -384,9 +395,13 @@ impl<'a> Runner<'a> {
                 continue;
             }
             if self.running.is_empty() {
-                return None;
+                return Ok(None);
             }
-            wait_readable(self.running.iter().map(|r| &r.socket));
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left == Some(Duration::ZERO) {
+                return Err(());
+            }
+            wait_readable(self.running.iter().map(|r| &r.socket), left);
             self.collect(children);
         }
     }
@@ -446,11 +461,18 @@ pub(super) fn reap_after_eof(child: &mut ChildWatch) -> Option<ExitStatus> {
 }
 
 /// Waits until one of `sockets` is readable, or [`CHECK_EVERY`] passed.
-pub(super) fn wait_readable<'s>(sockets: impl Iterator<Item = &'s UnixStream>) {
+/// Waits until one of `sockets` is readable, [`CHECK_EVERY`] at most (less if `at_most` is
+/// shorter), so that the caller checks for interrupts and dead children in between.
+pub(super) fn wait_readable<'s>(
+    sockets: impl Iterator<Item = &'s UnixStream>,
+    at_most: Option<Duration>,
+) {
     let mut fds: Vec<PollFd<'_>> = sockets
         .map(|s| PollFd::new(s.as_fd(), PollFlags::POLLIN))
         .collect();
-    let ms = CHECK_EVERY.as_millis() as i32;
+    let wait = at_most.map_or(CHECK_EVERY, |d| d.min(CHECK_EVERY));
+    // Rounded up: a deadline 0.4 ms away must not spin with zero-millisecond polls.
+    let ms = wait.as_micros().div_ceil(1000) as i32;
     let _ = poll(
         &mut fds,
         PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use super::render::Snapshot;
-use crate::display::{DisplayHandle, display_mime};
+use crate::display::{DisplayHandle, Frontend, display_mime};
 
 /// How often a bar is redrawn, at most: 10 times a second.
 const REDRAW_EVERY: Duration = Duration::from_millis(100);
@@ -284,19 +284,15 @@ enum SinkKind {
     FinalLine,
 }
 
-/// Where to draw: `paralelo-kernel` sets `PARALELO_KERNEL` for its cells (outputs can be
-/// replaced in place); evcxr sets `EVCXR_IS_RUNTIME` in its evaluation process (stock evcxr
-/// cannot replace an output: the final state only); a terminal on standard error gets a
-/// redrawn line; anything else, one line at the end.
+/// Where to draw, by the display's frontend: under `paralelo-kernel` outputs can be replaced
+/// in place; stock evcxr cannot replace an output (the final state only); a terminal on
+/// standard error gets a redrawn line; anything else, one line at the end.
 fn choose_sink() -> SinkKind {
-    if std::env::var_os("PARALELO_KERNEL").is_some() {
-        SinkKind::Live
-    } else if std::env::var_os("EVCXR_IS_RUNTIME").is_some() {
-        SinkKind::FinalDisplay
-    } else if std::io::stderr().is_terminal() {
-        SinkKind::Terminal
-    } else {
-        SinkKind::FinalLine
+    match crate::display::frontend() {
+        Frontend::Kernel => SinkKind::Live,
+        Frontend::Evcxr => SinkKind::FinalDisplay,
+        Frontend::Terminal if std::io::stderr().is_terminal() => SinkKind::Terminal,
+        Frontend::Terminal => SinkKind::FinalLine,
     }
 }
 

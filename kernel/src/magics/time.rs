@@ -31,18 +31,16 @@ const COMPILER_LINE_THRESHOLD: f64 = 0.1;
 const HELPERS: &str = r#"mod __paralelo_timing {
     use std::fmt;
     use std::sync::Mutex;
-    use std::time::Instant;
-    use paralelo::timing::{CpuTimes, Measurement, TimeitOptions, TimeitResult};
-    static START: Mutex<Option<(CpuTimes, Instant)>> = Mutex::new(None);
+    use paralelo::timing::{TimeitOptions, TimeitResult, Timer};
+    static START: Mutex<Option<Timer>> = Mutex::new(None);
     pub fn start() {
-        let cpu = CpuTimes::now();
-        *START.lock().unwrap_or_else(|e| e.into_inner()) = Some((cpu, Instant::now()));
+        *START.lock().unwrap_or_else(|e| e.into_inner()) = Some(Timer::start());
     }
     pub fn stop() {
         let started = START.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some((cpu, wall)) = started {
-            let wall = wall.elapsed();
-            print!("{}", Measurement { wall, cpu: CpuTimes::now().since(&cpu) });
+        if let Some(mut timer) = started {
+            // The library's `Measurement`: IPython's lines, then CPUs busy and the busy note.
+            print!("{}", timer.stop());
         }
     }
     pub fn stop_ref<T: ?Sized>(value: &T) -> &T {

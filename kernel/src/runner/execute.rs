@@ -139,7 +139,10 @@ pub(crate) fn run_notebook(path: &Path, options: &RunOptions, slot: &str) -> Not
             cell["metadata"] = json!({});
         }
         if cell.get("cell_type").and_then(Value::as_str) == Some("code") {
-            run.cell(index, cell);
+            let mut attempt = 0;
+            while run.cell(index, cell, attempt) {
+                attempt += 1;
+            }
         }
     }
     let failures: Vec<String> = run.failures();
@@ -212,7 +215,10 @@ fn timeout_error(name: &str, number: usize, limit: f64, grace: f64, stopped: Sto
 }
 
 impl Run<'_> {
-    fn cell(&mut self, index: usize, cell: &mut Value) {
+    /// Runs one code cell and records it; `true` when a store check asks for the cell to be
+    /// run again (attempt `attempt` of `1 + store::RETRIES`), in which case nothing was
+    /// recorded.
+    fn cell(&mut self, index: usize, cell: &mut Value, attempt: usize) -> bool {
         let number = index + 1;
         let source = source_text(cell.get("source"));
         let flags = tags::flags(cell, &source);
@@ -235,7 +241,7 @@ impl Run<'_> {
             println!("--- cell {number}: not run ({reason})");
             report.status = CellStatus::Skipped { reason };
             self.report.cells.push(report);
-            return;
+            return false;
         };
         println!("--- cell {number}: {}", report.first_line);
         self.execution_count += 1;
@@ -321,13 +327,18 @@ impl Run<'_> {
                 eprintln!("note: cell {number}: stored outputs kept: {reason}");
                 report.not_stored = Some(reason);
             }
-            Verdict::Fail(reason) => {
+            Verdict::Retry(reason) if attempt < store::RETRIES && result.is_ok() => {
+                eprintln!("note: cell {number}: running it again: {reason}");
+                return true;
+            }
+            Verdict::Fail(reason) | Verdict::Retry(reason) => {
                 eprintln!("cell {number}: outputs not stored: {reason}");
                 report.status = failed(&CellError::new("NotStored", reason.clone()));
                 report.not_stored = Some(reason);
             }
         }
         self.report.cells.push(report);
+        false
     }
 
     /// One line per failing cell (with `--check`'s diffs), for the log and the summary.

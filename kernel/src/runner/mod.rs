@@ -11,6 +11,7 @@
 mod execute;
 mod jobs;
 mod junit;
+mod lesson_checks;
 mod live;
 mod notebook;
 mod options;

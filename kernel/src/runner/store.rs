@@ -4,14 +4,12 @@
 //! A check sees the cell (its metadata, such as `{"paralelo": {"claims": [...]}}`, and
 //! source), its fresh and stored outputs and how it ran, and answers with a [`Verdict`].
 //! To add one: implement [`StoreCheck`] in a file of its own beside this one and list it in
-//! [`checks`]. None is listed yet; planned: refuse a `timing` cell measured on a busy machine,
-//! and check the claims a cell declares against its fresh table.
+//! [`checks`]. Listed: `lesson_checks::BusyMachine` (a `timing` cell measured on a busy
+//! machine is run again) and `lesson_checks::Claims` (the cell's declared claims hold).
 
 use serde_json::Value;
 
 /// A cell whose outputs are about to be stored.
-// Read by the checks to come (see the module's documentation); none is listed yet.
-#[allow(dead_code)]
 pub(crate) struct CellToStore<'a> {
     /// The notebook, as given on the command line.
     pub(crate) notebook: &'a str,
@@ -26,7 +24,7 @@ pub(crate) struct CellToStore<'a> {
 }
 
 /// A check's answer.
-// `Keep` and `Fail` are answered by the checks to come; the runner already acts on them.
+// `Keep` and `Fail` are for checks to come; the runner already acts on them.
 #[allow(dead_code)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Verdict {
@@ -36,6 +34,8 @@ pub(crate) enum Verdict {
     Keep(String),
     /// Keep the stored outputs and fail the cell with this reason.
     Fail(String),
+    /// Run the cell again (once, [`RETRIES`]); if the answer is the same, fail as `Fail`.
+    Retry(String),
 }
 
 /// One check; see the module's documentation.
@@ -47,8 +47,14 @@ pub(crate) trait StoreCheck {
 /// The checks in force, asked in order; the first answer other than [`Verdict::Store`]
 /// decides.
 pub(crate) fn checks() -> Vec<Box<dyn StoreCheck>> {
-    Vec::new()
+    vec![
+        Box::new(super::lesson_checks::BusyMachine),
+        Box::new(super::lesson_checks::Claims),
+    ]
 }
+
+/// How many times a cell is run again when a check answers [`Verdict::Retry`].
+pub(crate) const RETRIES: usize = 1;
 
 /// What the checks say about `cell`.
 pub(crate) fn verdict(checks: &[Box<dyn StoreCheck>], cell: &CellToStore<'_>) -> Verdict {
