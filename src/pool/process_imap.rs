@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 
 use super::processes::Busy;
-use crate::process::children::Runner;
+use crate::process::children::{Outcome, PastDeadline, Runner};
 use crate::{Error, ErrorKind, Result};
 
 /// The iterator returned by [`Pool::imap`](crate::Pool::imap) and
@@ -70,7 +70,7 @@ impl<R: DeserializeOwned> ProcessImap<'_, R> {
             }
             let (index, outcome) = match self.next_chunk(deadline) {
                 Ok(next) => next?,
-                Err(()) => {
+                Err(PastDeadline) => {
                     return Some(Err(Error::new(
                         ErrorKind::Timeout,
                         "the next result is not ready yet (its task is still running; \
@@ -91,12 +91,11 @@ impl<R: DeserializeOwned> ProcessImap<'_, R> {
         }
     }
 
-    /// The next chunk's outcome and index, in the iterator's order; `Err(())` at `deadline`.
-    #[allow(clippy::type_complexity)]
+    /// The next chunk's outcome and index, in the iterator's order; `Err` at `deadline`.
     fn next_chunk(
         &mut self,
         deadline: Option<Instant>,
-    ) -> std::result::Result<Option<(usize, Result<Vec<u8>>)>, ()> {
+    ) -> std::result::Result<Option<Outcome>, PastDeadline> {
         if !self.ordered {
             return self.runner.next_outcome_until(usize::MAX, deadline);
         }

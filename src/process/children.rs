@@ -341,25 +341,20 @@ impl<'a> Runner<'a> {
 
     /// The next task outcome to be known, with its task's index; `None` once every task
     /// has one. Starts children as slots free up and waits for one to finish.
-    pub(crate) fn next_outcome(&mut self) -> Option<(usize, Result<Vec<u8>>)> {
-        self.next_outcome_below(usize::MAX)
+    pub(crate) fn next_outcome(&mut self) -> Option<Outcome> {
+        self.next_outcome_until(usize::MAX, None)
+            .unwrap_or_else(|PastDeadline| unreachable!("no deadline, no timeout"))
     }
 
     /// Like [`next_outcome`](Self::next_outcome), starting only tasks whose index is below
     /// `limit` while others run (so that an ordered consumer waiting for a slow task does
-    /// not pile up results of ever later ones).
-    pub(crate) fn next_outcome_below(&mut self, limit: usize) -> Option<(usize, Result<Vec<u8>>)> {
-        self.next_outcome_until(limit, None)
-            .unwrap_or_else(|_| unreachable!("no deadline, no timeout"))
-    }
-
-    /// Like [`next_outcome_below`](Self::next_outcome_below), giving up at `deadline`: then
-    /// `Err(())`, with every task still running or pending (a later call goes on).
+    /// not pile up results of ever later ones), and giving up at `deadline`: then
+    /// `Err(PastDeadline)`, with every task still running or pending (a later call goes on).
     pub(crate) fn next_outcome_until(
         &mut self,
         limit: usize,
         deadline: Option<Instant>,
-    ) -> std::result::Result<Option<(usize, Result<Vec<u8>>)>, ()> {
+    ) -> std::result::Result<Option<Outcome>, PastDeadline> {
         let children = self.children.clone();
         let children = &*children;
         loop {
@@ -399,7 +394,7 @@ impl<'a> Runner<'a> {
             }
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             if left == Some(Duration::ZERO) {
-                return Err(());
+                return Err(PastDeadline);
             }
             wait_readable(self.running.iter().map(|r| &r.socket), left);
             self.collect(children);
@@ -459,6 +454,13 @@ pub(super) fn reap_after_eof(child: &mut ChildWatch) -> Option<ExitStatus> {
     let _ = sys::kill(child.pid(), libc::SIGKILL);
     child.wait_timeout(Duration::from_secs(5)).ok().flatten()
 }
+
+/// A task's index and its outcome (its result's bytes, or why it failed).
+pub(crate) type Outcome = (usize, Result<Vec<u8>>);
+
+/// A wait gave up at its deadline; nothing was lost.
+#[derive(Debug)]
+pub(crate) struct PastDeadline;
 
 /// Waits until one of `sockets` is readable, or [`CHECK_EVERY`] passed.
 /// Waits until one of `sockets` is readable, [`CHECK_EVERY`] at most (less if `at_most` is
