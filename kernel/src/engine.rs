@@ -198,10 +198,18 @@ struct Inner {
     sink: Option<Sink>,
     /// Only for stderr: turns the cell's panic into its error.
     filter: Option<PanicFilter>,
+    /// The last non-empty line delivered during the current cell: when a `?` ends the cell,
+    /// evcxr has just printed the error there.
+    last_line: Option<String>,
 }
 
 impl Inner {
-    fn deliver(&self, output: Output) {
+    fn deliver(&mut self, output: Output) {
+        if let Output::Stderr(text) = &output
+            && let Some(line) = text.lines().rev().find(|l| !l.trim().is_empty())
+        {
+            self.last_line = Some(line.to_owned());
+        }
         match &self.sink {
             Some(sink) => sink(output),
             None => log_stray(&output),
@@ -220,6 +228,7 @@ impl Forwarder {
         let inner = Arc::new(Mutex::new(Inner {
             sink: None,
             filter: (!is_stdout).then(PanicFilter::default),
+            last_line: None,
         }));
         let shared = inner.clone();
         std::thread::Builder::new()
@@ -249,6 +258,13 @@ impl Forwarder {
     fn start(&self, sink: Sink) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.sink = Some(sink);
+        inner.last_line = None;
+    }
+
+    /// The last non-empty line forwarded since [`start`](Self::start).
+    fn last_line(&self) -> Option<String> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.last_line.clone()
     }
 
     /// Whether a panic's message has been read whole.
@@ -529,6 +545,16 @@ impl Engine {
                         "Panic",
                         "the cell panicked (its message was not printed on stderr)",
                     ));
+                }
+                if outputs.question_mark_error {
+                    // As a failing cell in IPython: one `error`, so nbclient, papermill and
+                    // the runner see that the cell did not finish. evcxr printed the error's
+                    // text on stderr (its `Display`; the stream shows all of it).
+                    let message = self
+                        .stderr
+                        .last_line()
+                        .unwrap_or_else(|| "a `?` in the cell returned an error".to_owned());
+                    return Err(CellError::new("Error", message));
                 }
                 let mut value = Map::new();
                 let mut mimes: Vec<_> = outputs.content_by_mime_type.into_iter().collect();

@@ -1075,6 +1075,7 @@ impl EvalContext {
                         is_password,
                     }))?;
             } else if line == evcxr_internal_runtime::USER_ERROR_OCCURRED {
+                output.question_mark_error = true; // paralelo: see the field.
                 // A question mark operator in user code triggered an early
                 // return. Any newly defined variables won't have been stored.
                 state
@@ -1290,6 +1291,9 @@ pub struct EvalOutputs {
     // paralelo: whether the code panicked (evcxr caught it); the panic's text is on stderr,
     // read by another thread, so a caller that wants it knows to wait for it.
     pub panicked: bool,
+    // paralelo: whether a `?` in the code returned an error early; the error's text was
+    // printed on stderr just before, so a caller can report the cell as failed with it.
+    pub question_mark_error: bool,
 }
 
 impl EvalOutputs {
@@ -1299,6 +1303,7 @@ impl EvalOutputs {
             timing: None,
             phases: Vec::new(),
             panicked: false, // paralelo: see the field.
+            question_mark_error: false, // paralelo: see the field.
         }
     }
 
@@ -1332,6 +1337,7 @@ impl EvalOutputs {
         };
         self.phases.append(&mut other.phases);
         self.panicked |= other.panicked; // paralelo: see the field.
+        self.question_mark_error |= other.question_mark_error; // paralelo: see the field.
     }
 }
 
