@@ -1,7 +1,8 @@
 // Drives JupyterLab in headless Chromium (Playwright) as a user would: open the notebook,
 // pick "Rust (paralelo)" in the kernel dialog, Run → Run All Cells, then check the page:
 // every code cell has an execution count, the timing tables are HTML <table>s, the progress
-// display shows its last value, no cell shows an error. Saves screenshots for a person.
+// display shows its last value, the speedup charts are SVG, no cell shows an error. Saves
+// screenshots for a person.
 //
 // Usage: node jupyterlab.mjs BASE_URL TOKEN NOTEBOOK EXPECTED_JSON OUT_DIR PROFILE_DIR
 // (run by jupyterlab.sh, with NODE_PATH pointing at the node_modules holding playwright-core)
@@ -122,6 +123,12 @@ try {
       `progress display of code cell ${cell + 1} ends at its last value: ${JSON.stringify(shown.trim())}`);
   }
 
+  // `TimingTable::plot()` as an SVG chart (the kernel preloads paralelo's `plot` feature).
+  const plots = page.locator('.jp-Notebook .jp-OutputArea-output[data-mime-type="image/svg+xml"]');
+  const plotCount = await plots.count();
+  check(plotCount === expected.svgPlots,
+    `speedup charts rendered as SVG: ${plotCount} of ${expected.svgPlots}`);
+
   // Errors and stderr both render as application/vnd.jupyter.stderr; the lesson has neither.
   const errors = page.locator('.jp-Notebook .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]');
   const errorTexts = await errors.allInnerTexts();
@@ -135,7 +142,12 @@ try {
     await cells.nth(expected.progress[0].cell).scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(outDir, "jupyterlab-progress.png") });
   }
-  console.log(`screenshots: ${join(outDir, "jupyterlab.png")}, ${join(outDir, "jupyterlab-progress.png")}`);
+  if (plotCount) {
+    await plots.first().scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(outDir, "jupyterlab-plot.png") });
+  }
+  console.log(`screenshots: ${join(outDir, "jupyterlab.png")}, ${join(outDir, "jupyterlab-progress.png")}` +
+    (plotCount ? `, ${join(outDir, "jupyterlab-plot.png")}` : ""));
 } catch (error) {
   if (page) await page.screenshot({ path: join(outDir, "jupyterlab-failure.png") }).catch(() => {});
   failures.push(String(error?.stack ?? error));

@@ -66,6 +66,9 @@ expected = {
         o["output_type"] == "error" or o.get("name") == "stderr" for c in code for o in c.outputs
     ),
     "progress": [{"cell": i, "text": t} for i, t in progress],
+    "svgPlots": sum(
+        "image/svg+xml" in o.get("data", {}) for c in code for o in c.outputs
+    ),
 }
 assert expected["htmlTables"] > 0 and expected["progress"], expected
 nb.metadata.pop("kernelspec", None)
