@@ -18,12 +18,18 @@ struct Stranger(u32);
 
 impl Stranger {
     fn start() -> Stranger {
+        Stranger::started("")
+    }
+
+    /// The same loop at the lowest priority (`nice -n 19`), as background work runs.
+    fn niced() -> Stranger {
+        Stranger::started("nice -n 19 ")
+    }
+
+    fn started(prefix: &str) -> Stranger {
+        let script = format!("{prefix}python3 -c \"$0\" </dev/null >/dev/null 2>&1 & echo $!");
         let out = Command::new("sh")
-            .args([
-                "-c",
-                "python3 -c \"$0\" </dev/null >/dev/null 2>&1 & echo $!",
-                LOOP,
-            ])
+            .args(["-c", &script, LOOP])
             .stderr(Stdio::null())
             .output()
             .expect("run sh");
@@ -112,6 +118,33 @@ fn other_programs_busy_loops_make_a_busy_machine() {
         m.to_string().contains("Busy machine: other programs used"),
         "{m}"
     );
+}
+
+/// Niced work yields the CPUs to a measurement: while a CPU-bound measurement runs beside a
+/// niced busy loop per CPU, the machine is not called busy (the kernel's own rust-analyzer
+/// threads run at nice 19 beside every cell).
+#[test]
+fn niced_busy_loops_do_not_make_a_busy_machine() {
+    let _serial = one_at_a_time();
+    let strangers: Vec<Stranger> = (0..machine_cpu_count())
+        .map(|_| Stranger::niced())
+        .collect();
+    settle();
+    let (_, m) = measure(|| {
+        let end = std::time::Instant::now() + Duration::from_millis(600);
+        let mut spins = 0u64;
+        while std::time::Instant::now() < end {
+            spins = std::hint::black_box(spins + 1);
+        }
+        spins
+    });
+    drop(strangers);
+    let share = m.others_share().expect("/proc/stat is readable");
+    assert!(
+        share < BUSY_THRESHOLD,
+        "others' share {share:.2} from niced loops: {m}"
+    );
+    assert_eq!(m.busy_share(), None, "{m}");
 }
 
 #[test]

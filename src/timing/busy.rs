@@ -39,8 +39,9 @@ pub const BUSY_MIN_WALL: Duration = Duration::from_millis(100);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MachineLoad {
-    /// CPU time the machine's CPUs were busy, summed over the CPUs (user, nice, system,
-    /// interrupts and steal: time a hypervisor gave to other machines counts as taken).
+    /// CPU time the machine's CPUs were busy, summed over the CPUs (user, system, interrupts
+    /// and steal: time a hypervisor gave to other machines counts as taken; niced work,
+    /// which yields to a measurement, does not).
     pub busy: Duration,
     /// Wall time × number of CPUs: the CPU time the machine could give meanwhile.
     pub capacity: Duration,
@@ -147,8 +148,11 @@ fn parse_stat(stat: &str) -> Option<MachineCpu> {
         .map(|f| f.parse().ok())
         .collect::<Option<_>>()?;
     let field = |i: usize| total.get(i).copied().unwrap_or(0);
-    // user + nice + system + irq + softirq + steal; idle (3) and iowait (4) are not busy.
-    let busy_ticks = field(0) + field(1) + field(2) + field(5) + field(6) + field(7);
+    // user + system + irq + softirq + steal. Not idle (3) and iowait (4), and not nice (1):
+    // work at a lower priority yields the CPUs to a measurement instead of slowing it (the
+    // kernel's own rust-analyzer threads run at nice 19 and would otherwise fill the core a
+    // sequential cell leaves free).
+    let busy_ticks = field(0) + field(2) + field(5) + field(6) + field(7);
     let cpus = lines
         .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
         .count() as u32;
@@ -176,9 +180,9 @@ mod tests {
                         intr 12345\nctxt 999\n";
 
     #[test]
-    fn busy_ticks_leave_out_idle_and_iowait() {
+    fn busy_ticks_leave_out_idle_iowait_and_nice() {
         let m = parse_stat(STAT).unwrap();
-        assert_eq!(m.busy_ticks, 100 + 5 + 50 + 3 + 2 + 10);
+        assert_eq!(m.busy_ticks, 100 + 50 + 3 + 2 + 10);
         assert_eq!(m.cpus, 2);
     }
 

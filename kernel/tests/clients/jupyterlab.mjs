@@ -117,6 +117,17 @@ try {
   const cells = page.locator(".jp-Notebook .jp-CodeCell");
   for (const { cell, text } of expected.progress) {
     // Read at once: the run is over, so waiting would only delay a failure.
+    if (text === null) {
+      // paralelo's bar: one HTML display, updated in place until its <progress> is full.
+      const bars = cells.nth(cell).locator(".jp-OutputArea-output .paralelo-progress progress");
+      const count = await bars.count();
+      const [value, max] = count
+        ? [await bars.first().getAttribute("value"), await bars.first().getAttribute("max")]
+        : [null, null];
+      check(count === 1 && value !== null && value === max,
+        `progress bar of code cell ${cell + 1}: one bar, ends full (${count} bars, ${value}/${max})`);
+      continue;
+    }
     const outputs = cells.nth(cell).locator('.jp-OutputArea-output[data-mime-type="text/plain"]');
     const shown = (await outputs.count()) ? await outputs.first().innerText() : "(no output)";
     check(shown.trim() === text.trim(),

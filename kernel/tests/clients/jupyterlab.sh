@@ -53,9 +53,13 @@ import json, sys
 import nbformat
 nb = nbformat.read(sys.argv[1], as_version=4)
 code = [c for c in nb.cells if c.cell_type == "code"]
+# Progress displays: paralelo's bar (HTML with a <progress> element, checked to end full) or
+# a display of plain text updated in place (checked to end at its stored text).
 progress = [
-    (i, o["data"]["text/plain"]) for i, c in enumerate(code) for o in c.outputs
-    if o["output_type"] == "display_data" and "text/html" not in o.get("data", {})
+    (i, None if "paralelo-progress" in o["data"].get("text/html", "") else o["data"]["text/plain"])
+    for i, c in enumerate(code) for o in c.outputs
+    if o["output_type"] == "display_data"
+    and ("text/html" not in o["data"] or "paralelo-progress" in o["data"]["text/html"])
 ]
 expected = {
     "codeCells": len(code),
