@@ -195,6 +195,9 @@ fn mpirun_cell(call: &mut Call<'_>) -> Result<CellValue, CellError> {
     if let Some(hostfile) = &args.hostfile {
         mpirun.args(["--hostfile", hostfile]);
     }
+    // evcxr sets RUST_BACKTRACE=1 for the session; a task's panic on a rank should read as
+    // in a program (its message and place), not as a backtrace per rank.
+    mpirun.env_remove("RUST_BACKTRACE");
     mpirun
         .args(["-n", &args.ranks.to_string()])
         .arg(dir.join("target/release/mpirun-cell"))
