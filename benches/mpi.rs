@@ -16,7 +16,6 @@ use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use paralelo::prelude::*;
 
-#[allow(dead_code)] // the other benchmarks use the rest
 mod common;
 
 use common::{factorial, load_average};

@@ -200,6 +200,22 @@ fn rank_program() {
             println!("AFTER {:?}", again.map_err(|e| e.kind()));
             // Dropping the cluster ends the job with MPI_Abort.
         }
+        "measured" => {
+            // Each task burns 200 ms of its rank's CPU; rank 0 must count the ranks on its
+            // machine as its own work, not as other programs' load.
+            fn burn(x: u32) -> u32 {
+                let start = paralelo::timing::CpuTimes::now().own();
+                while paralelo::timing::CpuTimes::now().own() - start < Duration::from_millis(200) {
+                    std::hint::black_box(x);
+                }
+                x
+            }
+            let before = paralelo::timing::CpuTimes::now();
+            assert_eq!(pool.map(burn, 0..4).unwrap(), [0, 1, 2, 3]);
+            let used = paralelo::timing::CpuTimes::now().since(&before);
+            println!("RANKS CPU {:.3}", used.children().as_secs_f64());
+            println!("SCENARIO OK");
+        }
         other => panic!("unknown scenario {other:?}"),
     }
 }
@@ -232,6 +248,27 @@ fn every_method_on_2_and_4_ranks() {
         assert_eq!(run.status, Some(0), "{}", run.show());
         assert!(run.left.is_empty(), "processes left: {:?}", run.left);
     }
+}
+
+#[test]
+fn rank_0_counts_the_cpu_of_the_ranks_on_its_machine() {
+    if skip() {
+        return;
+    }
+    let run = run(&mpirun(3, &exe(), "rank_program"), "measured", LIMIT);
+    assert!(run.stdout.contains("SCENARIO OK"), "{}", run.show());
+    let cpu: f64 = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RANKS CPU "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no RANKS CPU line:\n{}", run.show()));
+    // Four tasks of 200 ms each ran on ranks 1 and 2, on this machine.
+    assert!(
+        cpu >= 0.7,
+        "rank 0 counted {cpu} s of its ranks' CPU, not 0.8 s"
+    );
+    assert!(run.left.is_empty(), "processes left: {:?}", run.left);
 }
 
 #[test]

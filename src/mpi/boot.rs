@@ -1,7 +1,10 @@
 //! Start-up of every rank: MPI's init, the executable check, and the task channels.
 //!
-//! 1. `MPI_Init`; each rank hashes its executable file (SHA-256 of `/proc/self/exe`) and
-//!    names its host; `MPI_Allgather` gives every rank everyone's.
+//! 1. `MPI_Init`; each rank hashes its executable file (SHA-256 of `/proc/self/exe`),
+//!    names its host, its pid and its machine (boot id and pid namespace: hosts simulated
+//!    with network namespaces share one machine); `MPI_Allgather` gives every rank
+//!    everyone's. Rank 0 counts the CPU time of the ranks on its own machine as its
+//!    children's, so a timed map over them is not taken for other programs' load.
 //! 2. Rank 0 refuses a job whose ranks run different executables (functions cross as
 //!    offsets in the file: they only mean the same code in the same file), telling every
 //!    rank so with `MPI_Bcast`.
@@ -17,10 +20,13 @@ use sha2::{Digest, Sha256};
 
 use crate::{Error, ErrorKind, Result};
 
-/// Bytes of one rank's record in the all-gather: the hash, then its host name.
+/// Bytes of one rank's record in the all-gather: the hash, its host name, its machine
+/// (see [`machine`]), then its pid.
 const HASH: usize = 32;
 const HOST: usize = 64;
-const RECORD: usize = HASH + HOST;
+const MACHINE: usize = 64;
+const PID: usize = 4;
+const RECORD: usize = HASH + HOST + MACHINE + PID;
 
 /// Bytes of rank 0's broadcast: `[u16 port][u8 count][count × 4 address bytes]`.
 const ADDRESSES: usize = 3 + 4 * 32;
@@ -33,6 +39,8 @@ pub(super) struct Job {
     pub(super) universe: mpi::environment::Universe,
     pub(super) rank: usize,
     pub(super) hosts: Vec<String>,
+    /// The pids of the other ranks running on rank 0's machine (empty on other ranks).
+    pub(super) local_pids: Vec<u32>,
 }
 
 /// SHA-256 of this process's executable file.
@@ -55,6 +63,30 @@ pub(super) fn executable_hash() -> Result<[u8; HASH]> {
     Ok(hasher.finalize().into())
 }
 
+/// What makes pids comparable: the running kernel's boot id and this process's pid
+/// namespace. Two ranks with the same value run on one machine and see each other's
+/// `/proc/PID`; empty when `/proc` does not tell (then no rank counts as local).
+fn machine() -> String {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let namespace = std::fs::read_link("/proc/self/ns/pid").unwrap_or_default();
+    if boot.trim().is_empty() || namespace.as_os_str().is_empty() {
+        return String::new();
+    }
+    format!("{} {}", boot.trim(), namespace.display())
+}
+
+/// `text` in a zero-padded field of `N` bytes (cut at `N`).
+fn put(field: &mut [u8], text: &str) {
+    let bytes = &text.as_bytes()[..text.len().min(field.len())];
+    field[..bytes.len()].copy_from_slice(bytes);
+}
+
+/// The text of a zero-padded field.
+fn get(field: &[u8]) -> String {
+    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+    String::from_utf8_lossy(&field[..end]).into_owned()
+}
+
 fn host_name() -> String {
     nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
@@ -75,20 +107,25 @@ pub(super) fn start() -> Result<Job> {
     let (rank, size) = (world.rank() as usize, world.size() as usize);
     let mut mine = [0u8; RECORD];
     mine[..HASH].copy_from_slice(&executable_hash()?);
-    let host = host_name();
-    let host_bytes = &host.as_bytes()[..host.len().min(HOST)];
-    mine[HASH..HASH + host_bytes.len()].copy_from_slice(host_bytes);
+    put(&mut mine[HASH..HASH + HOST], &host_name());
+    put(&mut mine[HASH + HOST..HASH + HOST + MACHINE], &machine());
+    mine[RECORD - PID..].copy_from_slice(&std::process::id().to_le_bytes());
     let mut all = vec![0u8; RECORD * size];
     world.all_gather_into(&mine[..], &mut all[..]);
     let records: Vec<&[u8]> = all.chunks(RECORD).collect();
-    let hosts: Vec<String> = records
-        .iter()
-        .map(|r| {
-            let name = &r[HASH..];
-            let end = name.iter().position(|&b| b == 0).unwrap_or(HOST);
-            String::from_utf8_lossy(&name[..end]).into_owned()
-        })
-        .collect();
+    let hosts: Vec<String> = records.iter().map(|r| get(&r[HASH..HASH + HOST])).collect();
+    let machine_of = |r: usize| get(&records[r][HASH + HOST..HASH + HOST + MACHINE]);
+    let local_pids = if rank == 0 && !machine_of(0).is_empty() {
+        (1..size)
+            .filter(|&r| machine_of(r) == machine_of(0))
+            .map(|r| {
+                let pid = &records[r][RECORD - PID..];
+                u32::from_le_bytes([pid[0], pid[1], pid[2], pid[3]])
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let others: Vec<String> = (1..size)
         .filter(|&r| records[r][..HASH] != records[0][..HASH])
         .map(|r| format!("rank {r} on host {}", hosts[r]))
@@ -115,6 +152,7 @@ pub(super) fn start() -> Result<Job> {
         universe,
         rank,
         hosts,
+        local_pids,
     })
 }
 

@@ -91,6 +91,7 @@ pub fn init() -> Result<Cluster> {
         }
     }
     let streams = boot::accept_workers(&job)?;
+    crate::timing::count_also(job.local_pids.iter().copied());
     let mut ranks = vec![RankInfo {
         rank: 0,
         host: job.hosts[0].clone(),

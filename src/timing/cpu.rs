@@ -1,6 +1,10 @@
 //! CPU time of this process and of its children: `getrusage` for those reaped, `/proc`
-//! for those still alive (a pool's persistent workers live as long as the pool).
+//! for those still alive (a pool's persistent workers live as long as the pool), and of
+//! the processes registered as working for this one (an MPI job's ranks on this machine,
+//! which are `mpirun`'s children, not ours).
 
+use std::collections::HashSet;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use nix::sys::resource::{UsageWho, getrusage};
@@ -31,7 +35,10 @@ pub struct CpuTimes {
     pub system: Duration,
     /// User time of child processes: those that ended and were waited for, and those
     /// still alive (a process pool's persistent workers) with their own descendants, alive
-    /// or reaped.
+    /// or reaped. On rank 0 of an MPI job ([`crate::mpi::init`]), the ranks running on this
+    /// machine count as children too: they do this process's work on its CPUs, so a
+    /// measurement of a map over them shows their CPU time and does not take it for other
+    /// programs'.
     pub children_user: Duration,
     /// System time of child processes, counted as [`children_user`](Self::children_user).
     pub children_system: Duration,
@@ -132,10 +139,23 @@ impl CpuTimes {
     }
 }
 
+/// Processes counted as this one's children although they are not (set once, read without
+/// a lock: a measurement must not wait on another thread).
+static ALSO_COUNTED: OnceLock<Box<[String]>> = OnceLock::new();
+
+/// Count `pids` (processes on this machine working for this one) and their descendants in
+/// every later [`CpuTimes::now`]. Only the first call takes effect: an MPI job has one set
+/// of ranks.
+#[cfg(feature = "mpi")]
+pub(crate) fn count_also(pids: impl IntoIterator<Item = u32>) {
+    let _ = ALSO_COUNTED.set(pids.into_iter().map(|p| p.to_string()).collect());
+}
+
 /// User and system time of this process's descendants not yet waited for (running, or
 /// ended and not reaped), which `RUSAGE_CHILDREN` does not count yet: each thread's
 /// `/proc/self/task/*/children` list, their children in turn (a worker's own helpers, a
-/// shell's commands), and each one's `/proc/PID/stat`. Zero where `/proc` does not tell.
+/// shell's commands), and each one's `/proc/PID/stat`; the same for the processes given to
+/// [`count_also`]. Zero where `/proc` does not tell.
 fn live_children() -> (Duration, Duration) {
     let per_second = match nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK) {
         Ok(Some(t)) if t > 0 => t as u64,
@@ -144,14 +164,20 @@ fn live_children() -> (Duration, Duration) {
     let ticks = |t: u64| Duration::from_nanos(t.saturating_mul(1_000_000_000) / per_second);
     let (mut user, mut system) = (0u64, 0u64);
     let mut pending = children_of("self");
+    if let Some(also) = ALSO_COUNTED.get() {
+        pending.extend(also.iter().cloned());
+    }
     // Every live descendant once: its own time and its reaped children's (the reaped are no
-    // longer in the tree, so nothing is counted twice). A bound keeps a fork bomb from
-    // making a reading endless.
-    let mut visited = 0;
+    // longer in the tree, so nothing is counted twice; a registered process that is also a
+    // descendant is met twice and counted once). A bound keeps a fork bomb from making a
+    // reading endless.
+    let mut visited = HashSet::new();
     while let Some(pid) = pending.pop() {
-        visited += 1;
-        if visited > 10_000 {
+        if visited.len() >= 10_000 {
             break;
+        }
+        if !visited.insert(pid.clone()) {
+            continue;
         }
         if let Some((u, s)) = stat_times(&pid) {
             user += u;

@@ -10,6 +10,8 @@ mod timer;
 pub use busy::{BUSY_MIN_WALL, BUSY_THRESHOLD, MachineLoad};
 pub(crate) use busy::{MachineCpu, load_between};
 pub use cpu::CpuTimes;
+#[cfg(feature = "mpi")]
+pub(crate) use cpu::count_also;
 pub use format::{format_seconds, format_time};
 pub use measure::{Measurement, measure, time};
 pub use timeit::{TimeitOptions, TimeitResult, timeit, timeit_with};
