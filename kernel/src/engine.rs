@@ -360,8 +360,17 @@ pub(crate) struct Engine {
     pub(crate) env_changes: std::collections::BTreeMap<String, String>,
     /// The previous working directory, for `%cd -`.
     pub(crate) previous_dir: Option<PathBuf>,
-    /// The process group of a running shell command, so an interrupt reaches it.
-    pub(crate) foreground: Arc<Mutex<Option<i32>>>,
+    /// The process group a magic runs in the foreground, so an interrupt reaches it.
+    pub(crate) foreground: Arc<Mutex<Foreground>>,
+}
+
+/// A magic's foreground process group (a shell command, an MPI program and its build).
+#[derive(Debug, Default)]
+pub(crate) struct Foreground {
+    /// The group the kernel's interrupt sends `SIGINT` to.
+    pub(crate) group: Option<i32>,
+    /// Set by the interrupt, so the magic reports the stop as an interrupt.
+    pub(crate) interrupted: bool,
 }
 
 /// Run at the start of every cell: makes `SIGINT` (the kernel's interrupt) stop `paralelo`'s

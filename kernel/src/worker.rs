@@ -45,7 +45,7 @@ pub(crate) enum Job {
 struct State {
     child: Mutex<Option<Arc<Mutex<std::process::Child>>>>,
     /// The engine's running shell command (its process group), if any.
-    foreground: Mutex<Option<Arc<Mutex<Option<i32>>>>>,
+    foreground: Mutex<Option<Arc<Mutex<crate::engine::Foreground>>>>,
     executing: AtomicBool,
     interrupted: AtomicBool,
     /// Counts executed cells, so a late watchdog never kills a later cell.
@@ -112,7 +112,11 @@ impl Worker {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
-            .and_then(|f| *f.lock().unwrap_or_else(|e| e.into_inner()));
+            .and_then(|f| {
+                let mut f = f.lock().unwrap_or_else(|e| e.into_inner());
+                f.interrupted |= f.group.is_some();
+                f.group
+            });
         if let Some(group) = shell {
             // SAFETY: kill(2) on a process group we started; no memory is involved.
             unsafe { libc::kill(-group, libc::SIGINT) };

@@ -8,7 +8,13 @@
 //! `let cluster = paralelo::mpi::init()?;` (`use paralelo::prelude::*` is in scope).
 //! Each rank's output comes back line by line as it is printed, prefixed like
 //! ipyparallel's: `[stdout:0] …`, `[stderr:2] …`.
+//!
+//! Every kernel on the cache (a runner's `--jobs`, several notebooks open) shares the one
+//! project, so its dependencies are compiled once: a kernel holds the project's lock while
+//! it writes the cell, builds it and copies the binary out to a name of its own, and
+//! releases it before `mpirun` starts.
 
+use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
@@ -89,8 +95,40 @@ fn program(body: &str) -> String {
     )
 }
 
-/// Writes the cell's Cargo project (once) and its source; returns the project directory.
-fn project(body: &str) -> Result<PathBuf, CellError> {
+/// The project's directory, locked for this kernel until the returned file is dropped;
+/// waits for another kernel's build until `deadline`.
+fn lock_project(deadline: Instant) -> Result<(PathBuf, File), CellError> {
+    let dir = cache_root().join("mpirun-cell");
+    let io = |e: std::io::Error| {
+        CellError::new(
+            "MpirunError",
+            format!("cannot open the cell's project in {}: {e}", dir.display()),
+        )
+    };
+    std::fs::create_dir_all(dir.join("src")).map_err(io)?;
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("build.lock"))
+        .map_err(io)?;
+    while lock.try_lock().is_err() {
+        if Instant::now() >= deadline {
+            return Err(CellError::new(
+                "TimeoutError",
+                format!(
+                    "another kernel kept building its %%mpirun cell in {} past --timeout",
+                    dir.display()
+                ),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok((dir, lock))
+}
+
+/// Writes the cell's Cargo project (once) and its source into the locked `dir`.
+fn project(dir: &Path, body: &str) -> Result<(), CellError> {
     let paralelo = EngineConfig::from_env().paralelo_path.ok_or_else(|| {
         CellError::new(
             "MpirunError",
@@ -98,14 +136,12 @@ fn project(body: &str) -> Result<PathBuf, CellError> {
         )
     })?;
     let paralelo = paralelo.canonicalize().unwrap_or(paralelo);
-    let dir = cache_root().join("mpirun-cell");
     let io = |e: std::io::Error| {
         CellError::new(
             "MpirunError",
             format!("cannot write the cell's project in {}: {e}", dir.display()),
         )
     };
-    std::fs::create_dir_all(dir.join("src")).map_err(io)?;
     let manifest = format!(
         "[package]\nname = \"mpirun-cell\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
          [dependencies]\nparalelo = {{ path = {:?}, features = [\"mpi\"] }}\n\n\
@@ -113,8 +149,52 @@ fn project(body: &str) -> Result<PathBuf, CellError> {
         paralelo.display().to_string()
     );
     write_if_changed(&dir.join("Cargo.toml"), &manifest).map_err(io)?;
-    write_if_changed(&dir.join("src/main.rs"), &program(body)).map_err(io)?;
-    Ok(dir)
+    write_if_changed(&dir.join("src/main.rs"), &program(body)).map_err(io)
+}
+
+/// Builds the cell in the locked project and copies its binary to this kernel's own name
+/// (`bin/cell-PID`), which every rank runs (other hosts need the cache on a shared path).
+fn build(dir: &Path, body: &str, foreground: &Foreground) -> Result<PathBuf, CellError> {
+    project(dir, body)?;
+    let cargo = Command::new("cargo")
+        .args(["build", "--release", "--quiet", "--message-format=short"])
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", dir.join("target"))
+        .env_remove("RUSTFLAGS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| CellError::new("MpirunError", format!("cannot run cargo: {e}")))?;
+    let build = foreground.during(cargo.id(), || {
+        cargo
+            .wait_with_output()
+            .map_err(|e| CellError::new("MpirunError", format!("cargo build failed: {e}")))
+    })?;
+    if !build.status.success() {
+        return Err(CellError::new(
+            "CompileError",
+            format!(
+                "the cell did not build as a program:\n{}",
+                String::from_utf8_lossy(&build.stderr)
+            ),
+        ));
+    }
+    let exe = dir.join("bin").join(format!("cell-{}", std::process::id()));
+    let copy = || -> std::io::Result<()> {
+        std::fs::create_dir_all(dir.join("bin"))?;
+        // A new file (not written over one a rank may still be running from).
+        let _ = std::fs::remove_file(&exe);
+        std::fs::copy(dir.join("target/release/mpirun-cell"), &exe).map(drop)
+    };
+    copy().map_err(|e| {
+        CellError::new(
+            "MpirunError",
+            format!("cannot copy the cell's program to {}: {e}", exe.display()),
+        )
+    })?;
+    Ok(exe)
 }
 
 fn write_if_changed(path: &Path, text: &str) -> std::io::Result<()> {
@@ -158,29 +238,56 @@ fn forward(
     })
 }
 
+/// The engine's foreground process group: the kernel's interrupt sends SIGINT to it.
+struct Foreground(std::sync::Arc<std::sync::Mutex<crate::engine::Foreground>>);
+
+impl Foreground {
+    /// Runs `wait` with the process group `group` (a child started with `process_group(0)`)
+    /// as the foreground one; `wait`'s result, or an interrupt error if the kernel's
+    /// interrupt reached the group.
+    fn during<T>(
+        &self,
+        group: u32,
+        wait: impl FnOnce() -> Result<T, CellError>,
+    ) -> Result<T, CellError> {
+        let slot = || self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *slot() = crate::engine::Foreground {
+            group: i32::try_from(group).ok(),
+            interrupted: false,
+        };
+        let result = wait();
+        if std::mem::take(&mut *slot()).interrupted {
+            return Err(CellError::new(
+                "KeyboardInterrupt",
+                "the %%mpirun cell was interrupted",
+            ));
+        }
+        result
+    }
+}
+
 fn mpirun_cell(call: &mut Call<'_>) -> Result<CellValue, CellError> {
     let args = parse(call.args)?;
     if call.body.trim().is_empty() {
         return Err(usage("%%mpirun needs the program below its line"));
     }
-    let dir = project(call.body)?;
-    let build = Command::new("cargo")
-        .args(["build", "--release", "--quiet", "--message-format=short"])
-        .current_dir(&dir)
-        .env("CARGO_TARGET_DIR", dir.join("target"))
-        .env_remove("RUSTFLAGS")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| CellError::new("MpirunError", format!("cannot run cargo: {e}")))?;
-    if !build.status.success() {
-        return Err(CellError::new(
-            "CompileError",
-            format!(
-                "the cell did not build as a program:\n{}",
-                String::from_utf8_lossy(&build.stderr)
-            ),
-        ));
-    }
+    let foreground = Foreground(call.engine.foreground.clone());
+    let exe = {
+        let (dir, _lock) = lock_project(Instant::now() + args.timeout)?;
+        build(&dir, call.body, &foreground)?
+    };
+    let result = run(&args, &exe, call.sink.clone(), &foreground);
+    let _ = std::fs::remove_file(&exe);
+    result
+}
+
+/// Runs `exe` under `mpirun`, forwarding every rank's lines to `sink`.
+fn run(
+    args: &Args,
+    exe: &Path,
+    sink: Sink,
+    foreground: &Foreground,
+) -> Result<CellValue, CellError> {
     let mut mpirun = Command::new("mpirun");
     mpirun.args([
         "--tag-output",
@@ -200,7 +307,7 @@ fn mpirun_cell(call: &mut Call<'_>) -> Result<CellValue, CellError> {
     mpirun.env_remove("RUST_BACKTRACE");
     mpirun
         .args(["-n", &args.ranks.to_string()])
-        .arg(dir.join("target/release/mpirun-cell"))
+        .arg(exe)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -211,38 +318,36 @@ fn mpirun_cell(call: &mut Call<'_>) -> Result<CellValue, CellError> {
             format!("cannot start mpirun ({e}): install Open MPI with bash scripts/mpi-setup"),
         )
     })?;
-    let out = forward(
-        child.stdout.take().expect("piped"),
-        call.sink.clone(),
-        false,
-    );
-    let err = forward(child.stderr.take().expect("piped"), call.sink.clone(), true);
+    let out = forward(child.stdout.take().expect("piped"), sink.clone(), false);
+    let err = forward(child.stderr.take().expect("piped"), sink, true);
     let deadline = Instant::now() + args.timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{}", child.id())])
-                    .status();
-                let _ = child.wait();
-                return Err(CellError::new(
-                    "TimeoutError",
-                    format!(
-                        "the MPI program ran past --timeout {} s and was killed",
-                        args.timeout.as_secs()
-                    ),
-                ));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => {
-                return Err(CellError::new(
-                    "MpirunError",
-                    format!("waiting for mpirun failed: {e}"),
-                ));
+    let status = foreground.during(child.id(), || {
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Ok(status),
+                Ok(None) if Instant::now() >= deadline => {
+                    let _ = Command::new("kill")
+                        .args(["-KILL", "--", &format!("-{}", child.id())])
+                        .status();
+                    let _ = child.wait();
+                    return Err(CellError::new(
+                        "TimeoutError",
+                        format!(
+                            "the MPI program ran past --timeout {} s and was killed",
+                            args.timeout.as_secs()
+                        ),
+                    ));
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) => {
+                    return Err(CellError::new(
+                        "MpirunError",
+                        format!("waiting for mpirun failed: {e}"),
+                    ));
+                }
             }
         }
-    };
+    })?;
     let _ = (out.join(), err.join());
     if !status.success() {
         return Err(CellError::new(

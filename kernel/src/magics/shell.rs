@@ -71,7 +71,11 @@ fn run(engine: &mut Engine, program: &str, script: &str, sink: &Sink) -> Result<
         .spawn()
         .map_err(|e| CellError::new("OSError", format!("cannot run {program}: {e}")))?;
     let group = i32::try_from(child.id()).ok();
-    *engine.foreground.lock().unwrap_or_else(|e| e.into_inner()) = group;
+    engine
+        .foreground
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .group = group;
     let forward = |stream: Box<dyn Read + Send>, is_stdout: bool| {
         let sink = sink.clone();
         std::thread::spawn(move || {
@@ -93,7 +97,11 @@ fn run(engine: &mut Engine, program: &str, script: &str, sink: &Sink) -> Result<
         child.stderr.take().map(|s| forward(Box::new(s), false)),
     ];
     let status = child.wait();
-    *engine.foreground.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    engine
+        .foreground
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .group = None;
     // The pipes close when the command and whatever it left running end; a daemon keeping
     // them open would keep its output coming, so do not wait for the readers forever.
     for reader in readers.into_iter().flatten() {
