@@ -1,7 +1,7 @@
 //! `%%mpirun -n N`: the cell built as an MPI program and run on N ranks, each rank's lines
 //! prefixed like ipyparallel's; the session's variables are not in it; two kernels build
 //! their cells at once without mixing them; an interrupt stops the program and keeps the
-//! session. Skipped without Open MPI (`bash scripts/mpi-setup` installs it).
+//! session; a kernel killed mid-program leaves no rank behind. Skipped without Open MPI (`bash scripts/mpi-setup` installs it).
 
 mod common;
 
@@ -135,4 +135,55 @@ async fn an_interrupt_stops_the_program_and_keeps_the_session() {
     k.iopub_until_idle(&id).await;
     let (reply, msgs) = k.execute("kept + 1").await;
     assert_ok(&reply, &msgs);
+}
+
+/// Processes running `exe` (from `/proc/PID/exe`).
+fn running(exe: &std::path::Path) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p == exe))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_kernel_leaves_no_rank_behind() {
+    if !have_mpirun() {
+        return;
+    }
+    let mut k = Kernel::start().await;
+    let exe = common::shared_cache()
+        .join("mpirun-cell/bin")
+        .join(format!("cell-{}", k.child.id()));
+    let id = k
+        .send_shell(
+            "execute_request",
+            json!({ "code": "%%mpirun -n 3\nprintln!(\"started\");\n\
+                             std::thread::sleep(std::time::Duration::from_secs(3600));",
+                    "silent": false, "store_history": true, "user_expressions": {},
+                    "allow_stdin": false, "stop_on_error": true }),
+        )
+        .await;
+    let give_up = Instant::now() + TIMEOUT;
+    loop {
+        assert!(Instant::now() < give_up, "the program never printed");
+        if let Some(msg) = k.iopub_msg(Duration::from_secs(1)).await
+            && msg["parent_header"]["msg_id"] == id
+            && msg["content"]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("[stdout:0] started"))
+        {
+            break;
+        }
+    }
+    assert_eq!(running(&exe).len(), 3, "three ranks of {}", exe.display());
+    k.child.kill().unwrap();
+    k.child.wait().unwrap();
+    // mpirun ends the job when its parent dies; give it the time a job takes to end.
+    let give_up = Instant::now() + Duration::from_secs(60);
+    while !running(&exe).is_empty() && Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(running(&exe), Vec::<u32>::new(), "ranks left running");
 }

@@ -312,6 +312,17 @@ fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    // SAFETY: prctl(2) is async-signal-safe and touches no memory of the parent. If the
+    // kernel dies (killed, crashed), mpirun gets SIGTERM and ends the job's ranks instead
+    // of running on unseen.
+    unsafe {
+        mpirun.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     let mut child = mpirun.spawn().map_err(|e| {
         CellError::new(
             "MpirunError",

@@ -149,14 +149,16 @@ try {
 
   await tables.first().scrollIntoViewIfNeeded();
   await page.screenshot({ path: join(outDir, "jupyterlab.png") });
-  if (expected.progress.length) {
-    await cells.nth(expected.progress[0].cell).scrollIntoViewIfNeeded();
-    await page.screenshot({ path: join(outDir, "jupyterlab-progress.png") });
-  }
-  if (plotCount) {
-    await plots.first().scrollIntoViewIfNeeded();
-    await page.screenshot({ path: join(outDir, "jupyterlab-plot.png") });
-  }
+  // JupyterLab paints cells lazily as they scroll into view (its notebook windowing): a page
+  // screenshot right after scrolling can catch them blank, so shoot the cell itself, which
+  // waits until it is visible and stable, after two frames have been painted.
+  const shoot = async (cell, file) => {
+    await cell.scrollIntoViewIfNeeded();
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    await cell.screenshot({ path: join(outDir, file) });
+  };
+  if (expected.progress.length) await shoot(cells.nth(expected.progress[0].cell), "jupyterlab-progress.png");
+  if (plotCount) await shoot(plots.first(), "jupyterlab-plot.png");
   console.log(`screenshots: ${join(outDir, "jupyterlab.png")}, ${join(outDir, "jupyterlab-progress.png")}` +
     (plotCount ? `, ${join(outDir, "jupyterlab-plot.png")}` : ""));
 } catch (error) {
