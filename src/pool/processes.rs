@@ -14,11 +14,9 @@ use serde::de::DeserializeOwned;
 use super::Pool;
 use super::async_result::{AsyncResult, Slot};
 use super::builder::{Initializer, PoolBuilder};
-use super::process_engine::{Engine, encode_results};
-use super::process_imap::ProcessImap;
-use super::process_workers::Crew;
-use crate::process::children::{ChildTask, Children, Runner};
-use crate::process::map_crew::MapCrew;
+use super::process::{
+    ChildTask, Children, Crew, Engine, MapCrew, ProcessImap, Runner, encode_results,
+};
 use crate::{Error, ErrorKind, Result, StarFn};
 
 /// The process backend of [`Pool`]: tasks run in child processes.
@@ -29,29 +27,19 @@ use crate::{Error, ErrorKind, Result, StarFn};
 /// - The function and the items reach the child through `fork` (nothing is encoded on the
 ///   way in, closures may capture anything); the **results** come back encoded with serde,
 ///   so they must be `Serialize + DeserializeOwned`.
-/// - [`apply`](Pool::apply) and [`apply_async`](Pool::apply_async) of a **stateless** task
-///   (a function item, or a closure that captures nothing) run on one of at most
-///   `workers` persistent worker processes, forked on first use: a round trip of a few
-///   microseconds instead of a fork. Like Python's workers, such a worker keeps its memory
-///   from one task to the next, and has the code that was loaded when it was forked: a
-///   task whose code came later (a later notebook cell) gets a fresh worker. A worker
-///   keeps only stdin, stdout and stderr of the files its parent had open. Capturing
-///   closures, `imap`, and pools with an initializer or pinned cores fork a process per
-///   task (per chunk). The same errors come back either way.
-/// - [`map`](Pool::map) (and `starmap`, `map_async`) cuts the items into chunks and runs
-///   them in at most `workers` processes, each taking the next chunk as soon as it has
-///   sent the results of the previous one, as Python's workers do. A **stateless**
-///   function over **plain items** (numbers, `bool`, `char`) runs on persistent workers
-///   kept from call to call (the items are sent as their bytes); any other call forks its
-///   processes for the call, and they get the items through `fork`.
+/// - **Where a task runs**: a stateless task (a function item, or a closure that
+///   captures nothing) may run on one of at most `workers` persistent processes kept from
+///   call to call, any other in a process forked from the caller. Which call takes which
+///   route, and why, is one decision, described in `src/pool/process/README.md` (in short:
+///   the table in [`Pool`]'s docs). Like Python's workers, a persistent one keeps its
+///   memory from task to task, has the code loaded when it was forked (a task of a later
+///   notebook cell gets a fresh one) and keeps only stdin, stdout and stderr of its
+///   parent's open files; a forked one sees the caller's memory as of the fork. The same
+///   errors come back either way.
 /// - A task that crashes its process — `panic`, `std::process::exit`, `abort`, `SIGSEGV`,
 ///   a `SIGKILL` from outside — fails with an [`ErrorKind::WorkerDied`] error naming the
 ///   exit code or signal; the other tasks run on, in fresh processes. No call waits on a
 ///   dead worker.
-/// - Every other task (each chunk, for `imap` and for a pool with an initializer or
-///   pinned cores) gets a fresh process, forked from the caller: what one task changes in
-///   its memory, the next does not see, and the initializer runs in every one of them
-///   before its task.
 /// - [`terminate`](Pool::terminate) stops running tasks too (`SIGTERM`; persistent
 ///   workers `SIGKILL`), as in Python. Dropping the pool stops and reaps its workers.
 ///
@@ -278,7 +266,7 @@ impl Processes {
         Engine {
             workers: self.workers,
             chunksize: self.chunksize,
-            fresh: self.fresh || self.crew.max_tasks().is_some(),
+            fresh: self.fresh,
             initializer: self.initializer.clone(),
             children: self.children.clone(),
             crew: self.crew.clone(),

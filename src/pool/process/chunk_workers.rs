@@ -32,7 +32,7 @@ use nix::sys::socket::{MsgFlags, send};
 use super::children::{
     CHECK_EVERY, Children, HEADER, cancelled, reap_after_eof, tagged_outcome, worker_died,
 };
-use super::map_crew::ResultSlots;
+use super::result_slots::ResultSlots;
 use crate::sys::{self, ChildWatch, ExitStatus, LoadedCode};
 use crate::{Result, interrupt};
 
