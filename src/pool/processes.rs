@@ -15,7 +15,7 @@ use super::Pool;
 use super::async_result::{AsyncResult, Slot};
 use super::builder::{Initializer, PoolBuilder};
 use super::process::{
-    ChildTask, Children, Crew, Engine, MapCrew, ProcessImap, Runner, encode_results,
+    ChildTask, Children, Crew, Engine, MapCrew, ProcessImap, Runner, encode_results_into,
 };
 use crate::{Error, ErrorKind, Result, StarFn};
 
@@ -770,11 +770,11 @@ impl Pool<Processes> {
             record.borrow_mut().insert(index, chunk.len());
             index += 1;
             let (f, init) = (f.clone(), init.clone());
-            Some(Box::new(move || {
+            Some(Box::new(move |out: &mut Vec<u8>| {
                 if let Some(init) = init {
                     init();
                 }
-                encode_results(chunk.into_iter().map(&*f))
+                encode_results_into(chunk.into_iter().map(&*f), out).map_err(|e| e.to_string())
             }) as ChildTask<'static>)
         });
         Ok(ProcessImap {

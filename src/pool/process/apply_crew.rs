@@ -7,7 +7,6 @@
 //! else takes the fork-per-task path. See `README.md` beside this file.
 
 use std::collections::HashSet;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -16,53 +15,28 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::children::{Children, worker_died};
+use super::frame;
 use crate::ipc::codec;
-use crate::sys::{self, ChildWatch, Finish, TaskSlot, ZstCall};
+use crate::sys::{self, CHECK_EVERY, ChildWatch, Finish, TaskSlot, ZstCall};
 use crate::{Error, ErrorKind, Result};
 
 /// How long the caller spins for a result before sleeping on the futex.
 const SPIN: Duration = Duration::from_micros(50);
-/// The longest sleep between two checks that the worker is alive.
-const CHECK_EVERY: Duration = Duration::from_millis(50);
-
-/// The tag of a result: the value, a panic's message, an encoding error's message.
-const TAG_VALUE: u8 = 0;
-const TAG_PANIC: u8 = 1;
 
 /// Runs the task in the worker and encodes its outcome (as the fork path's children do).
 pub(in crate::pool) struct EncodeOutcome;
 
 impl<R: Serialize> Finish<R> for EncodeOutcome {
     fn finish(f: impl FnOnce() -> R, out: &mut Vec<u8>) -> u8 {
-        let message = match catch_unwind(AssertUnwindSafe(f)) {
-            Ok(value) => match codec::encode_into(&value, out) {
-                Ok(()) => return TAG_VALUE,
-                Err(e) => return error_bytes(out, 2, e.to_string()),
-            },
-            Err(payload) => crate::error::panic_message(&*payload),
-        };
-        error_bytes(out, TAG_PANIC, format!("task panicked: {message}"))
+        let run = |out: &mut Vec<u8>| codec::encode_into(&f(), out).map_err(|e| e.to_string());
+        frame::run_caught(out, 0, run) as u8
     }
 }
 
-fn error_bytes(out: &mut Vec<u8>, tag: u8, message: String) -> u8 {
-    out.clear();
-    out.extend_from_slice(message.as_bytes());
-    tag
-}
-
+/// The outcome a result of tag `tag` stands for (the tags are the frames').
 fn outcome(tag: u8, bytes: Vec<u8>) -> Result<Vec<u8>> {
-    match tag {
-        TAG_VALUE => Ok(bytes),
-        tag => Err(Error::new(
-            if tag == TAG_PANIC {
-                ErrorKind::TaskPanicked
-            } else {
-                ErrorKind::Serialization
-            },
-            String::from_utf8_lossy(&bytes).into_owned(),
-        )),
-    }
+    frame::outcome(tag, &bytes)?;
+    Ok(bytes)
 }
 
 struct Worker {
@@ -79,10 +53,7 @@ impl Worker {
 
     /// Kills the worker (if it still runs) and reaps it.
     fn kill(mut self) {
-        if self.watch.status().is_none() {
-            let _ = sys::kill(self.watch.pid(), libc::SIGKILL);
-            let _ = self.watch.wait_timeout(Duration::from_secs(5));
-        }
+        self.watch.kill_and_reap();
     }
 }
 
@@ -238,8 +209,7 @@ impl Crew {
                 return (Err(error), false);
             }
             if crate::interrupt::happened_since(epoch) {
-                let _ = sys::kill(worker.watch.pid(), libc::SIGKILL);
-                let _ = worker.watch.wait_timeout(Duration::from_secs(5));
+                worker.watch.kill_and_reap();
                 return (Err(crate::interrupt::error()), false);
             }
         }
@@ -366,12 +336,7 @@ impl Crew {
             worker.slot.stop();
         }
         for mut worker in idle.into_iter().chain(retired) {
-            if !matches!(
-                worker.watch.wait_timeout(Duration::from_secs(1)),
-                Ok(Some(_))
-            ) {
-                worker.kill();
-            }
+            worker.watch.reap_or_kill(Duration::from_secs(1));
         }
     }
 }

@@ -48,12 +48,6 @@ impl<R: Serialize> EncodeResults<R> for EncodeChunk {
     }
 }
 
-pub(in crate::pool) fn encode<R: Serialize>(value: &R) -> std::result::Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    codec::encode_into(value, &mut out).map_err(|e| e.to_string())?;
-    Ok(out)
-}
-
 /// Encodes a chunk's results as they are computed (the bytes of a `Vec<R>`); an error
 /// names `Vec<R>`, the user's type, not the wrapper.
 pub(in crate::pool) fn encode_results_into<I>(results: I, out: &mut Vec<u8>) -> Result<()>
@@ -64,17 +58,6 @@ where
     codec::encode_into_as(&EncodeAsComputed(RefCell::new(Some(results))), out, || {
         format!("Vec<{}>", std::any::type_name::<I::Item>())
     })
-}
-
-/// As [`encode_results_into`], into a new buffer.
-pub(in crate::pool) fn encode_results<I>(results: I) -> std::result::Result<Vec<u8>, String>
-where
-    I: ExactSizeIterator,
-    I::Item: Serialize,
-{
-    let mut out = Vec::new();
-    encode_results_into(results, &mut out).map_err(|e| e.to_string())?;
-    Ok(out)
 }
 
 /// The results of a chunk, encoded as they are computed (the same bytes as a `Vec<R>`)
@@ -293,11 +276,11 @@ impl Engine {
         });
         let tasks = chunks.map(|chunk| {
             let init = self.initializer.clone();
-            Box::new(move || {
+            Box::new(move |out: &mut Vec<u8>| {
                 if let Some(init) = init {
                     init();
                 }
-                encode_results(chunk.into_iter().map(f))
+                encode_results_into(chunk.into_iter().map(f), out).map_err(|e| e.to_string())
             }) as ChildTask<'_>
         });
         let mut emitter = InOrder::new(sink);
@@ -353,11 +336,11 @@ impl Engine {
             _ => f,
         };
         let init = self.initializer.clone();
-        let task: ChildTask<'_> = Box::new(move || {
+        let task: ChildTask<'_> = Box::new(move |out| {
             if let Some(init) = init {
                 init();
             }
-            encode(&f())
+            codec::encode_into(&f(), out).map_err(|e| e.to_string())
         });
         let outcome = run_tasks(vec![task], 1, &self.children, "ForkPoolWorker").pop();
         codec::decode(

@@ -20,7 +20,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::children::Children;
-use super::chunk_workers::{Member, Supply, fill_frame};
+use super::chunk_workers::{Member, Supply};
+use super::frame;
 use super::result_slots::ResultSlots;
 use crate::Result;
 use crate::sys::{self, ChildWatch, LoadedCode};
@@ -87,10 +88,7 @@ impl MapCrew {
     }
 
     fn reap(&self, mut worker: IdleWorker, kill_after: Duration) {
-        if !matches!(worker.child.wait_timeout(kill_after), Ok(Some(_))) {
-            let _ = sys::kill(worker.child.pid(), libc::SIGKILL);
-            let _ = worker.child.wait_timeout(Duration::from_secs(5));
-        }
+        worker.child.reap_or_kill(kill_after);
         self.children.unregister(worker.child.pid());
     }
 
@@ -114,9 +112,9 @@ impl MapCrew {
         if !self.is_owner() {
             return;
         }
-        for worker in std::mem::take(&mut *self.idle()) {
-            let _ = sys::kill(worker.child.pid(), libc::SIGKILL);
-            self.reap(worker, Duration::from_secs(5));
+        for mut worker in std::mem::take(&mut *self.idle()) {
+            worker.child.kill_and_reap();
+            self.children.unregister(worker.child.pid());
         }
     }
 }
@@ -275,7 +273,7 @@ fn serve(socket: &UnixStream, slots: &ResultSlots) -> i32 {
             return 1;
         }
         // The pool gives a chunk to a worker only if its code snapshot has `addr`.
-        fill_frame(&mut frame, |out| sys::run_posted_chunk(addr, &items, out));
+        frame::fill(&mut frame, |out| sys::run_posted_chunk(addr, &items, out));
         slots.stash(&mut frame, n);
         if (&*socket).write_all(&frame).is_err() {
             return 1;

@@ -7,6 +7,7 @@ mod apply_crew;
 mod children;
 mod chunk_workers;
 mod engine;
+mod frame;
 mod imap;
 mod map_crew;
 mod result_slots;
@@ -14,6 +15,6 @@ mod route;
 
 pub(super) use apply_crew::Crew;
 pub(super) use children::{ChildTask, Children, Runner};
-pub(super) use engine::{Engine, encode_results};
+pub(super) use engine::{Engine, encode_results_into};
 pub use imap::ProcessImap;
 pub(super) use map_crew::MapCrew;

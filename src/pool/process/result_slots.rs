@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::children::HEADER;
+use super::frame::{self, HEADER, Tag};
 use crate::sys::SharedRegion;
 use crate::{Error, ErrorKind, Result};
 
@@ -19,10 +19,6 @@ const SLOTS: usize = 3;
 pub(super) struct ResultSlots(Arc<SharedRegion>);
 
 impl ResultSlots {
-    /// The tag of a frame whose payload is `[u64 slot][u64 length]`: the results are in
-    /// that slot.
-    pub(super) const TAG: u8 = 3;
-
     pub(super) fn new() -> Result<Self> {
         Ok(ResultSlots(Arc::new(SharedRegion::new(SLOT * SLOTS)?)))
     }
@@ -31,7 +27,7 @@ impl ResultSlots {
     /// frame into a notice of it, if it holds results that fit.
     pub(super) fn stash(&self, frame: &mut Vec<u8>, n: u64) {
         let len = frame.len() - HEADER;
-        if frame[8] != 0 || len > SLOT {
+        if frame::tag_of(frame) != Some(Tag::Value) || len > SLOT {
             return; // sent whole: an error message, or results too big for a slot
         }
         let slot = n % SLOTS as u64;
@@ -39,8 +35,7 @@ impl ResultSlots {
         frame.truncate(HEADER);
         frame.extend_from_slice(&slot.to_le_bytes());
         frame.extend_from_slice(&(len as u64).to_le_bytes());
-        frame[..8].copy_from_slice(&16u64.to_le_bytes());
-        frame[8] = Self::TAG;
+        frame::set_header(frame, Tag::InSlot);
     }
 
     /// In the parent: the results a notice points to, read in place.
