@@ -5,6 +5,7 @@ mod builder;
 mod callbacks;
 mod chunking;
 mod imap;
+mod lifecycle;
 mod process;
 mod processes;
 mod scope;

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,7 @@ use super::async_result::{AsyncResult, Slot};
 use super::builder::PoolBuilder;
 use super::chunking::guided_chunks;
 use super::imap::{Imap, ImapUnordered};
+use super::lifecycle::{Backend, Busy, Ledger, Queue};
 use crate::interrupt::{self, Checked};
 use crate::par::catch_panic;
 use crate::runtime;
@@ -45,10 +46,9 @@ const APPLY_SPIN: Duration = Duration::from_micros(50);
 /// ```
 pub struct Threads {
     rayon: rayon::ThreadPool,
-    ledger: Arc<Ledger>,
+    ledger: Arc<Ledger<Queued>>,
     workers: usize,
     chunksize: Option<usize>,
-    owner_pid: u32,
     /// The workers' thread ids: rayon's own answer reads a thread-local, which code of
     /// another copy of this crate (a later notebook cell) does not share. Fixed once every
     /// worker has started (rayon never replaces one), so it needs no lock.
@@ -57,32 +57,32 @@ pub struct Threads {
     code_copy: usize,
 }
 
-/// What the pool has promised: its phase, the tasks not yet started, the work in flight.
-struct Ledger {
-    book: Mutex<Book>,
-    /// Signalled when `in_flight` drops to zero.
-    idle: Condvar,
-}
-
-struct Book {
-    phase: Phase,
-    /// Submitted tasks and running `map`s not yet finished (including cancelled tasks whose
-    /// job has not yet been dropped by rayon).
-    in_flight: usize,
+/// The tasks submitted and not started, so that `terminate` can fail them at once.
+#[derive(Default)]
+pub(super) struct Queued {
     next_id: u64,
-    /// Tasks submitted and not started, so that `terminate` can fail them at once.
-    queued: HashMap<u64, Arc<dyn Cancel>>,
+    slots: HashMap<u64, Arc<dyn Cancel>>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Phase {
-    Running,
-    Closed,
-    Terminated,
+impl Queued {
+    fn push(&mut self, slot: Arc<dyn Cancel>) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.slots.insert(id, slot);
+        id
+    }
+}
+
+impl Queue for Queued {
+    type Task = Arc<dyn Cancel>;
+
+    fn drain(&mut self) -> Vec<Arc<dyn Cancel>> {
+        self.slots.drain().map(|(_, slot)| slot).collect()
+    }
 }
 
 /// A slot of any result type, seen only as something that can be cancelled.
-trait Cancel: Send + Sync {
+pub(super) trait Cancel: Send + Sync {
     fn cancel(&self, error: Error) -> bool;
 }
 
@@ -92,66 +92,20 @@ impl<T: Send> Cancel for Slot<T> {
     }
 }
 
-impl Ledger {
-    fn book(&self) -> MutexGuard<'_, Book> {
-        // Every update below is a single assignment or map operation: never half done.
-        self.book.lock().unwrap_or_else(|p| p.into_inner())
+impl Backend for Threads {
+    type Queue = Queued;
+
+    fn ledger(&self) -> &Ledger<Queued> {
+        &self.ledger
     }
 
-    fn work_done(&self) {
-        let mut book = self.book();
-        book.in_flight -= 1;
-        if book.in_flight == 0 {
-            self.idle.notify_all();
-        }
+    fn cancel(&self, slot: Arc<dyn Cancel>, error: Error) -> bool {
+        // Its rayon job still runs, finds the slot done and counts the task as over.
+        slot.cancel(error)
     }
 
-    /// Waits until no work is in flight, or until `deadline`. True when idle.
-    fn wait_idle(&self, deadline: Option<Instant>) -> bool {
-        let mut book = self.book();
-        while book.in_flight > 0 {
-            book = match deadline {
-                None => self.idle.wait(book).unwrap_or_else(|p| p.into_inner()),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return false;
-                    }
-                    self.idle
-                        .wait_timeout(book, deadline - now)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0
-                }
-            };
-        }
-        true
-    }
-}
-
-impl Book {
-    fn check_running(&self) -> Result<()> {
-        match self.phase {
-            Phase::Running => Ok(()),
-            Phase::Closed => Err(Error::new(
-                ErrorKind::PoolClosed,
-                "the pool is closed: close() was called, so it takes no new work \
-                 (create a new Pool for more)",
-            )),
-            Phase::Terminated => Err(Error::new(
-                ErrorKind::PoolTerminated,
-                "the pool was terminated: terminate() was called, so it takes no new work \
-                 (create a new Pool for more)",
-            )),
-        }
-    }
-}
-
-/// Counts a synchronous call (`map`, `apply`) as work in flight while it runs.
-struct Busy<'a>(&'a Ledger);
-
-impl Drop for Busy<'_> {
-    fn drop(&mut self) {
-        self.0.work_done();
+    fn waits_for_itself(&self) -> bool {
+        self.on_own_worker()
     }
 }
 
@@ -205,18 +159,9 @@ impl Threads {
         }
         Ok(Threads {
             rayon,
-            ledger: Arc::new(Ledger {
-                book: Mutex::new(Book {
-                    phase: Phase::Running,
-                    in_flight: 0,
-                    next_id: 0,
-                    queued: HashMap::new(),
-                }),
-                idle: Condvar::new(),
-            }),
+            ledger: Arc::new(Ledger::new()),
             workers,
             chunksize,
-            owner_pid: std::process::id(),
             worker_ids: std::mem::take(
                 &mut started_ids.lock().unwrap_or_else(PoisonError::into_inner),
             ),
@@ -225,31 +170,13 @@ impl Threads {
     }
 
     /// Refuses work when the pool is not running or belongs to another process.
-    fn check_usable(&self, book: &Book) -> Result<()> {
-        if std::process::id() != self.owner_pid {
-            return Err(Error::new(
-                ErrorKind::InvalidState,
-                format!(
-                    "this Pool was created by process {}: a forked child has none of its \
-                     parent's threads; create a new Pool inside the child",
-                    self.owner_pid
-                ),
-            ));
-        }
-        book.check_running()
-    }
-
-    /// Refuses work when the pool is not running or belongs to another process.
     fn check(&self) -> Result<()> {
-        self.check_usable(&self.ledger.book())
+        self.ledger.check()
     }
 
     /// Registers a synchronous call as work in flight.
-    fn busy(&self) -> Result<Busy<'_>> {
-        let mut book = self.ledger.book();
-        self.check_usable(&book)?;
-        book.in_flight += 1;
-        Ok(Busy(&self.ledger))
+    fn busy(&self) -> Result<Busy<'_, Queued>> {
+        self.ledger.busy()
     }
 
     /// Queues `task`, whose outcome lands in `slot`.
@@ -258,19 +185,11 @@ impl Threads {
         slot: Arc<Slot<R>>,
         task: impl FnOnce() -> Result<R> + Send + 'static,
     ) -> Result<()> {
-        let id = {
-            let mut book = self.ledger.book();
-            self.check_usable(&book)?;
-            let id = book.next_id;
-            book.next_id += 1;
-            book.queued.insert(id, slot.clone());
-            book.in_flight += 1;
-            id
-        };
+        let id = self.ledger.admit(|queued| queued.push(slot.clone()))?;
         let ledger = self.ledger.clone();
         let epoch = interrupt::epoch();
         self.rayon.spawn_fifo(move || {
-            ledger.book().queued.remove(&id);
+            ledger.with_queue(|queued| queued.slots.remove(&id));
             if slot.start() {
                 // A task still queued when an interrupt came is skipped, not run.
                 slot.finish(if interrupt::happened_since(epoch) {
@@ -279,7 +198,7 @@ impl Threads {
                     task()
                 });
             }
-            ledger.work_done();
+            ledger.done();
         });
         Ok(())
     }
@@ -845,10 +764,7 @@ impl Pool<Threads> {
     /// # Ok::<(), paralelo::Error>(())
     /// ```
     pub fn close(&self) {
-        let mut book = self.backend.ledger.book();
-        if book.phase == Phase::Running {
-            book.phase = Phase::Closed;
-        }
+        self.backend.close();
     }
 
     /// Stops taking work and cancels every queued task that has not started (Python's
@@ -873,19 +789,7 @@ impl Pool<Threads> {
     /// # Ok::<(), paralelo::Error>(())
     /// ```
     pub fn terminate(&self) -> usize {
-        let queued: Vec<_> = {
-            let mut book = self.backend.ledger.book();
-            book.phase = Phase::Terminated;
-            book.queued.drain().map(|(_, slot)| slot).collect()
-        };
-        let error = || {
-            Error::new(
-                ErrorKind::Cancelled,
-                "the task never ran: its pool was terminated first (Python would wait \
-                 forever here)",
-            )
-        };
-        queued.iter().filter(|slot| slot.cancel(error())).count()
+        self.backend.terminate()
     }
 
     /// Waits for every queued and running task to finish (Python's `join`).
@@ -909,9 +813,7 @@ impl Pool<Threads> {
     /// raises `ValueError` too), or when called from one of the pool's own workers (it
     /// would wait for itself).
     pub fn join(&self) -> Result<()> {
-        self.check_joinable()?;
-        self.backend.ledger.wait_idle(None);
-        Ok(())
+        self.backend.join()
     }
 
     /// Like [`join`](Self::join), giving up after `timeout`. True when every task finished.
@@ -934,28 +836,7 @@ impl Pool<Threads> {
     ///
     /// As [`join`](Self::join).
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool> {
-        self.check_joinable()?;
-        Ok(self
-            .backend
-            .ledger
-            .wait_idle(Some(Instant::now() + timeout)))
-    }
-
-    fn check_joinable(&self) -> Result<()> {
-        if self.backend.ledger.book().phase == Phase::Running {
-            return Err(Error::new(
-                ErrorKind::InvalidState,
-                "join() needs close() or terminate() first (Python raises `ValueError: \
-                 Pool is still running`)",
-            ));
-        }
-        if self.backend.on_own_worker() {
-            return Err(Error::new(
-                ErrorKind::InvalidState,
-                "join() was called from one of the pool's own workers: it would wait for itself",
-            ));
-        }
-        Ok(())
+        self.backend.join_timeout(timeout)
     }
 }
 
@@ -1030,27 +911,18 @@ where
 /// `with Pool() as pool:` does, silently).
 impl Drop for Threads {
     fn drop(&mut self) {
-        {
-            let mut book = self.ledger.book();
-            if book.phase == Phase::Running {
-                book.phase = Phase::Closed;
-            }
-        }
         // From one of its own workers, waiting would wait for itself: the rayon pool then
         // lets the queued work finish on its own.
-        if !self.on_own_worker() && std::process::id() == self.owner_pid {
-            self.ledger.wait_idle(None);
-        }
+        self.drop_pool();
     }
 }
 
 impl std::fmt::Debug for Threads {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let book = self.ledger.book();
         f.debug_struct("Threads")
             .field("workers", &self.workers)
-            .field("phase", &book.phase)
-            .field("in_flight", &book.in_flight)
+            .field("phase", &self.ledger.phase())
+            .field("in_flight", &self.ledger.in_flight())
             .finish()
     }
 }

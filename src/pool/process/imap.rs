@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 
 use super::children::{Outcome, PastDeadline, Runner};
-use crate::pool::processes::Busy;
+use super::jobs::Jobs;
+use crate::pool::lifecycle::Busy;
 use crate::{Error, ErrorKind, Result};
 
 /// The iterator returned by [`Pool::imap`](crate::Pool::imap) and
@@ -20,7 +21,7 @@ use crate::{Error, ErrorKind, Result};
 /// stops the children still running.
 #[must_use = "imap is lazy: nothing runs until the iterator is consumed"]
 pub struct ProcessImap<'p, R> {
-    pub(in crate::pool) _busy: Busy<'p>,
+    pub(in crate::pool) _busy: Busy<'p, Jobs>,
     pub(in crate::pool) runner: Runner<'static>,
     pub(in crate::pool) ordered: bool,
     /// Items per chunk index, written by the chunk generator, read when the chunk lands.
