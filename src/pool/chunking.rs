@@ -1,4 +1,6 @@
-//! Automatic chunk sizes, shared by the thread and process pools.
+//! Chunk sizes, shared by the thread and process pools.
+
+use crate::{Error, Result};
 
 /// At most this many items per automatic chunk: bounds what each worker and the owner
 /// hold at once, for a few more forks on very long inputs.
@@ -33,6 +35,17 @@ pub(crate) fn guided_chunks(n: usize, workers: usize, largest: usize) -> Vec<usi
     }
     sizes
 }
+
+/// A per-call chunk size, checked.
+pub(super) fn checked_chunksize(chunksize: usize) -> Result<usize> {
+    if chunksize == 0 {
+        return Err(Error::invalid_argument(
+            "chunksize must be at least 1 (got 0): it is the number of items per task",
+        ));
+    }
+    Ok(chunksize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{MAX_AUTO_CHUNK, guided_chunks};

@@ -313,7 +313,7 @@ impl Pool<Processes> {
         F: Fn(I::Item) -> R,
         R: Serialize + DeserializeOwned,
     {
-        let chunksize = super::threads::checked_chunksize(chunksize)?;
+        let chunksize = super::chunking::checked_chunksize(chunksize)?;
         let _busy = self.backend.busy()?;
         let mut engine = self.backend.engine();
         engine.chunksize = Some(chunksize);
@@ -588,7 +588,7 @@ impl Pool<Processes> {
         F: Fn(I::Item) -> R + 'static,
         R: Serialize + DeserializeOwned,
     {
-        let chunksize = super::threads::checked_chunksize(chunksize)?;
+        let chunksize = super::chunking::checked_chunksize(chunksize)?;
         self.imap_in_chunks(f, items, true, chunksize)
     }
 

@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+mod another_copy;
+
 use super::Pool;
 use super::async_result::{AsyncResult, Slot};
 use super::builder::PoolBuilder;
-use super::chunking::guided_chunks;
-use super::imap::{Imap, ImapUnordered};
+use super::chunking::checked_chunksize;
 use super::lifecycle::{Backend, Busy, Ledger, Queue};
 use crate::interrupt::{self, Checked};
 use crate::par::catch_panic;
@@ -170,7 +171,7 @@ impl Threads {
     }
 
     /// Refuses work when the pool is not running or belongs to another process.
-    fn check(&self) -> Result<()> {
+    pub(super) fn check(&self) -> Result<()> {
         self.ledger.check()
     }
 
@@ -205,57 +206,6 @@ impl Threads {
 
     fn on_own_worker(&self) -> bool {
         self.worker_ids.contains(&std::thread::current().id())
-    }
-
-    /// `map` called from another copy of this crate's code than the pool's (see
-    /// [`runtime::code_copy`]: a pool made in an earlier notebook cell). rayon's `install`
-    /// would run the work on a worker that this copy's rayon does not know as one (it
-    /// asserts), so the items go out in chunks spawned into a scope on the pool, which needs
-    /// no thread-local: each worker takes the next chunk as it comes free. On one of the
-    /// pool's own workers the scope's wait would block it, so the items run right there.
-    fn map_from_another_copy<T, F, R>(&self, f: &F, items: Vec<T>, epoch: u64) -> Result<Vec<R>>
-    where
-        T: Send,
-        F: Fn(T) -> R + Sync,
-        R: Send,
-    {
-        let run = |chunk: Vec<T>| {
-            catch_panic(|| {
-                let one = |x| {
-                    interrupt::check(epoch);
-                    f(x)
-                };
-                chunk.into_iter().map(one).collect::<Vec<R>>()
-            })
-        };
-        if self.on_own_worker() {
-            return run(items);
-        }
-        let sizes = match self.chunksize {
-            Some(c) => vec![c; items.len().div_ceil(c)],
-            None => guided_chunks(items.len(), self.workers, usize::MAX),
-        };
-        let mut rest = items.into_iter();
-        let chunks: Vec<Vec<T>> = sizes
-            .iter()
-            .map(|&size| rest.by_ref().take(size).collect())
-            .collect();
-        let outcomes: Vec<Mutex<Option<Result<Vec<R>>>>> =
-            chunks.iter().map(|_| Mutex::new(None)).collect();
-        self.rayon.in_place_scope(|scope| {
-            for (chunk, outcome) in chunks.into_iter().zip(&outcomes) {
-                let run = &run;
-                scope.spawn(move |_| {
-                    *outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(run(chunk));
-                });
-            }
-        });
-        let mut results = Vec::new();
-        for outcome in outcomes {
-            let outcome = outcome.into_inner().unwrap_or_else(PoisonError::into_inner);
-            results.extend(outcome.expect("the scope waits for its tasks")?);
-        }
-        Ok(results)
     }
 }
 
@@ -610,144 +560,6 @@ impl Pool<Threads> {
         self.map_async(move |args| f.call(args), items)
     }
 
-    /// A lazy iterator over `f` applied to each item, in input order (Python's `imap`).
-    ///
-    /// The input is read as the results are consumed: at most a few chunks per worker are
-    /// in flight, so an endless or huge iterator streams through in constant memory.
-    /// Each item's outcome is its own: a panic on one item is that item's `Err`, and the
-    /// iteration goes on.
-    ///
-    /// The items must be owned (`'static`): `imap(f, &data)` does not compile, where
-    /// `map(f, &data)` does. `map` blocks until every item is done, so its tasks may
-    /// borrow; `imap` returns a lazy iterator that could be leaked (`mem::forget`) while
-    /// workers still read the items, so a borrow could outlive its owner. Give it owned
-    /// items (`data.clone()`, an `Arc`, or `(0..data.len())` and an `Arc<Vec<_>>` in `f`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use paralelo::prelude::*;
-    ///
-    /// let pool = Pool::new(2)?;
-    /// let firsts: Vec<u64> = pool
-    ///     .imap(|x: u64| x * x, 0..)? // endless input
-    ///     .take(5)
-    ///     .collect::<Result<_>>()?;
-    /// assert_eq!(firsts, [0, 1, 4, 9, 16]);
-    /// # Ok::<(), paralelo::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PoolClosed`] / [`ErrorKind::PoolTerminated`] when the pool takes no work.
-    pub fn imap<I, F, R>(&self, f: F, items: I) -> Result<Imap<'_, R>>
-    where
-        I: IntoIterator,
-        I::IntoIter: 'static,
-        I::Item: Send + 'static,
-        F: Fn(I::Item) -> R + Send + Sync + 'static,
-        R: Send + 'static,
-    {
-        self.backend.check()?; // refuse at once, as Python does, not at the first item
-        Ok(Imap::new(
-            self,
-            chunk_jobs(f, items, self.imap_chunksize()),
-            self.imap_window(),
-        ))
-    }
-
-    /// Like [`imap`](Self::imap) with this call's own chunk size (Python's
-    /// `pool.imap(f, items, chunksize)`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use paralelo::prelude::*;
-    ///
-    /// let pool = Pool::new(2)?;
-    /// let v: Vec<u32> = pool.imap_with_chunksize(|x: u32| x * 2, 0..5u32, 2)?.collect::<Result<_>>()?;
-    /// assert_eq!(v, [0, 2, 4, 6, 8]);
-    /// # Ok::<(), paralelo::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// As [`imap`](Self::imap); [`ErrorKind::InvalidArgument`] for a chunk size of 0.
-    pub fn imap_with_chunksize<I, F, R>(
-        &self,
-        f: F,
-        items: I,
-        chunksize: usize,
-    ) -> Result<Imap<'_, R>>
-    where
-        I: IntoIterator,
-        I::IntoIter: 'static,
-        I::Item: Send + 'static,
-        F: Fn(I::Item) -> R + Send + Sync + 'static,
-        R: Send + 'static,
-    {
-        let chunksize = checked_chunksize(chunksize)?;
-        self.backend.check()?;
-        Ok(Imap::new(
-            self,
-            chunk_jobs(f, items, chunksize),
-            self.imap_window(),
-        ))
-    }
-
-    /// Like [`imap`](Self::imap), but yields each result as soon as it is ready, in any
-    /// order (Python's `imap_unordered`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use paralelo::prelude::*;
-    ///
-    /// let pool = Pool::new(2)?;
-    /// let mut squares: Vec<u64> =
-    ///     pool.imap_unordered(|x: u64| x * x, 0..5)?.collect::<Result<_>>()?;
-    /// squares.sort();
-    /// assert_eq!(squares, [0, 1, 4, 9, 16]);
-    /// # Ok::<(), paralelo::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// As [`imap`](Self::imap).
-    pub fn imap_unordered<I, F, R>(&self, f: F, items: I) -> Result<ImapUnordered<'_, R>>
-    where
-        I: IntoIterator,
-        I::IntoIter: 'static,
-        I::Item: Send + 'static,
-        F: Fn(I::Item) -> R + Send + Sync + 'static,
-        R: Send + 'static,
-    {
-        self.backend.check()?;
-        Ok(ImapUnordered::new(
-            self,
-            chunk_jobs(f, items, self.imap_chunksize()),
-            self.imap_window(),
-        ))
-    }
-
-    fn imap_chunksize(&self) -> usize {
-        self.backend.chunksize.unwrap_or(1)
-    }
-
-    /// Chunks in flight for `imap`: enough to keep every worker busy while the consumer
-    /// reads, few enough to stream.
-    fn imap_window(&self) -> usize {
-        2 * self.backend.workers + 2
-    }
-
-    pub(super) fn spawn_chunk<R: Send + 'static>(
-        &self,
-        slot: Arc<Slot<Vec<Result<R>>>>,
-        job: ChunkJob<R>,
-    ) -> Result<()> {
-        self.backend.spawn(slot, move || Ok(job()))
-    }
-
     /// Stops taking work; queued tasks still run (Python's `close`).
     ///
     /// # Examples
@@ -843,16 +655,6 @@ impl Pool<Threads> {
 /// Maps in order, in tasks of exactly `chunksize` items when one is set; otherwise rayon
 /// splits the work adaptively (its own load balancing beats any fixed chunk size). Stops
 /// between items once an interrupt comes after `epoch`.
-/// A per-call chunk size, checked.
-pub(super) fn checked_chunksize(chunksize: usize) -> Result<usize> {
-    if chunksize == 0 {
-        return Err(Error::invalid_argument(
-            "chunksize must be at least 1 (got 0): it is the number of items per task",
-        ));
-    }
-    Ok(chunksize)
-}
-
 pub(super) fn map_chunked<P, F, R>(items: P, f: &F, chunksize: Option<usize>, epoch: u64) -> Vec<R>
 where
     P: ParallelIterator,
@@ -868,41 +670,6 @@ where
         }
         None => Checked::new(items.map(f), epoch).collect(),
     }
-}
-
-/// One `imap` task: a chunk of items already bound to the function.
-pub(super) type ChunkJob<R> = Box<dyn FnOnce() -> Vec<Result<R>> + Send>;
-
-/// Cuts `items` into chunks of `chunksize`, lazily, each bound to `f` as one task whose
-/// items fail or succeed one by one.
-fn chunk_jobs<I, F, R>(f: F, items: I, chunksize: usize) -> Box<dyn Iterator<Item = ChunkJob<R>>>
-where
-    I: IntoIterator,
-    I::IntoIter: 'static,
-    I::Item: Send + 'static,
-    F: Fn(I::Item) -> R + Send + Sync + 'static,
-    R: Send + 'static,
-{
-    let f = Arc::new(f);
-    let epoch = interrupt::epoch();
-    let mut input = items.into_iter();
-    Box::new(std::iter::from_fn(move || {
-        let chunk: Vec<I::Item> = input.by_ref().take(chunksize).collect();
-        if chunk.is_empty() {
-            return None;
-        }
-        let f = f.clone();
-        let run = move || {
-            let one = |x| {
-                catch_panic(|| {
-                    interrupt::check(epoch);
-                    f(x)
-                })
-            };
-            chunk.into_iter().map(one).collect()
-        };
-        Some(Box::new(run) as ChunkJob<R>)
-    }))
 }
 
 /// Dropping a thread pool closes it and waits for the tasks already queued: nothing
@@ -924,61 +691,5 @@ impl std::fmt::Debug for Threads {
             .field("phase", &self.ledger.phase())
             .field("in_flight", &self.ledger.in_flight())
             .finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::HashSet;
-    use std::sync::Mutex;
-
-    use crate::interrupt;
-    use crate::prelude::*;
-
-    // `map_from_another_copy` runs when a pool from an earlier notebook cell maps (kernel
-    // test `values_made_in_one_cell_work_in_later_cells`); here it is called directly.
-    #[test]
-    fn map_from_another_copy_keeps_order_uses_the_workers_and_reports_panics() {
-        let epoch = interrupt::epoch();
-        let items: Vec<u64> = (0..1000).collect();
-        let doubled: Vec<u64> = items.iter().map(|x| x * 2).collect();
-        let pool = Pool::new(2).unwrap();
-        let threads = Mutex::new(HashSet::new());
-        let double = |x: u64| {
-            threads.lock().unwrap().insert(std::thread::current().id());
-            x * 2
-        };
-        let got = pool
-            .backend
-            .map_from_another_copy(&double, items.clone(), epoch);
-        assert_eq!(got.unwrap(), doubled);
-        let workers: HashSet<_> = pool.backend.worker_ids.iter().copied().collect();
-        assert!(threads.into_inner().unwrap().is_subset(&workers));
-
-        let exact = PoolBuilder::new().workers(2).chunksize(7).build().unwrap();
-        let got = exact
-            .backend
-            .map_from_another_copy(&|x: u64| x * 2, items.clone(), epoch);
-        assert_eq!(got.unwrap(), doubled);
-
-        let boom = |x: u64| if x == 500 { panic!("quinientos") } else { x };
-        let err = pool
-            .backend
-            .map_from_another_copy(&boom, items, epoch)
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::TaskPanicked);
-        assert!(err.to_string().contains("quinientos"), "{err}");
-        // The pool stays usable.
-        assert_eq!(pool.map(|x: u8| x + 1, vec![1, 2]).unwrap(), [2, 3]);
-
-        // From the only worker of a pool: runs there.
-        let one = Pool::new(1).unwrap();
-        let inner = one.apply(|| {
-            one.backend
-                .map_from_another_copy(&|x: i32| x + 1, vec![1, 2, 3], epoch)
-        });
-        assert_eq!(inner.unwrap().unwrap(), [2, 3, 4]);
-        assert!(one.apply(|| one.backend.on_own_worker()).unwrap());
-        assert!(!one.backend.on_own_worker());
     }
 }
