@@ -19,7 +19,7 @@ use super::codec;
 use super::end_holders::EndHolders;
 use super::frame_socket::{FrameSocket, disconnected};
 use super::ring::Ring;
-use crate::sys::PerProcess;
+use crate::sys::{CHECK_EVERY, PerProcess};
 use crate::{Error, ErrorKind, Result};
 
 /// The largest message a connection carries (Python's limit is 2 GiB - 1 too).
@@ -30,9 +30,6 @@ pub(crate) const RING_BYTES: usize = 1 << 20;
 
 /// Messages up to this size go through the ring; bigger ones through the socket.
 const INLINE_MAX: usize = 64 * 1024;
-
-/// How often a wait checks whether the peer is gone.
-const CHECK_EVERY: Duration = Duration::from_millis(50);
 
 /// Ring message tags: the message itself follows, or it comes on the socket.
 const INLINE: u8 = 0;

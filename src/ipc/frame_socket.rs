@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Mutex;
 
-use crate::sys::PerProcess;
+use crate::sys::{CHECK_EVERY, PerProcess};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -39,10 +39,6 @@ pub(crate) struct FrameSocket {
     /// One per process: a child forked mid-read must not inherit a locked buffer.
     read: PerProcess<Mutex<ReadBuf>>,
 }
-
-/// How often a socket wait checks whether the peer's holders are all gone (a copy of the
-/// peer's socket inherited by a process that never uses it keeps the socket open).
-const CHECK_EVERY: Duration = Duration::from_millis(50);
 
 impl FrameSocket {
     pub(crate) fn new(socket: UnixStream) -> Self {

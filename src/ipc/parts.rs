@@ -7,9 +7,10 @@
 //! first. A reader that dies while assembling leaves the rest of its item in the ring: the
 //! next reader takes the reader lock with `EOWNERDEAD` and skips parts up to the next item.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::ring::{Reader, Ring};
+use crate::sys::CHECK_EVERY;
 use crate::{Error, ErrorKind, Result};
 
 const WHOLE: u8 = 0;
@@ -17,9 +18,6 @@ const FIRST: u8 = 1;
 const MIDDLE: u8 = 2;
 const LAST: u8 = 3;
 const ABORT: u8 = 4;
-
-/// How often a reader waiting for the next part checks that its writer lives.
-const CHECK_EVERY: Duration = Duration::from_millis(50);
 
 /// Puts one encoded item; `frame[0]` is reserved for the tag.
 pub(crate) fn put(ring: &Ring, frame: &mut [u8], deadline: Option<Instant>) -> Result<()> {

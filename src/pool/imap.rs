@@ -8,9 +8,186 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use super::async_result::{AsyncResult, Slot};
-use super::threads::ChunkJob;
+use super::chunking::checked_chunksize;
 use super::{Pool, Threads};
-use crate::Result;
+use crate::par::catch_panic;
+use crate::{Result, interrupt};
+
+/// One `imap` task: a chunk of items already bound to the function.
+type ChunkJob<R> = Box<dyn FnOnce() -> Vec<Result<R>> + Send>;
+
+/// Cuts `items` into chunks of `chunksize`, lazily, each bound to `f` as one task whose
+/// items fail or succeed one by one.
+fn chunk_jobs<I, F, R>(f: F, items: I, chunksize: usize) -> Box<dyn Iterator<Item = ChunkJob<R>>>
+where
+    I: IntoIterator,
+    I::IntoIter: 'static,
+    I::Item: Send + 'static,
+    F: Fn(I::Item) -> R + Send + Sync + 'static,
+    R: Send + 'static,
+{
+    let f = Arc::new(f);
+    let epoch = interrupt::epoch();
+    let mut input = items.into_iter();
+    Box::new(std::iter::from_fn(move || {
+        let chunk: Vec<I::Item> = input.by_ref().take(chunksize).collect();
+        if chunk.is_empty() {
+            return None;
+        }
+        let f = f.clone();
+        let run = move || {
+            let one = |x| {
+                catch_panic(|| {
+                    interrupt::check(epoch);
+                    f(x)
+                })
+            };
+            chunk.into_iter().map(one).collect()
+        };
+        Some(Box::new(run) as ChunkJob<R>)
+    }))
+}
+
+/// The lazy methods of the thread pool.
+impl Pool<Threads> {
+    /// A lazy iterator over `f` applied to each item, in input order (Python's `imap`).
+    ///
+    /// The input is read as the results are consumed: at most a few chunks per worker are
+    /// in flight, so an endless or huge iterator streams through in constant memory.
+    /// Each item's outcome is its own: a panic on one item is that item's `Err`, and the
+    /// iteration goes on.
+    ///
+    /// The items must be owned (`'static`): `imap(f, &data)` does not compile, where
+    /// `map(f, &data)` does. `map` blocks until every item is done, so its tasks may
+    /// borrow; `imap` returns a lazy iterator that could be leaked (`mem::forget`) while
+    /// workers still read the items, so a borrow could outlive its owner. Give it owned
+    /// items (`data.clone()`, an `Arc`, or `(0..data.len())` and an `Arc<Vec<_>>` in `f`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let firsts: Vec<u64> = pool
+    ///     .imap(|x: u64| x * x, 0..)? // endless input
+    ///     .take(5)
+    ///     .collect::<Result<_>>()?;
+    /// assert_eq!(firsts, [0, 1, 4, 9, 16]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PoolClosed`] / [`ErrorKind::PoolTerminated`] when the pool takes no work.
+    pub fn imap<I, F, R>(&self, f: F, items: I) -> Result<Imap<'_, R>>
+    where
+        I: IntoIterator,
+        I::IntoIter: 'static,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> R + Send + Sync + 'static,
+        R: Send + 'static,
+    {
+        self.backend.check()?; // refuse at once, as Python does, not at the first item
+        Ok(Imap::new(
+            self,
+            chunk_jobs(f, items, self.imap_chunksize()),
+            self.imap_window(),
+        ))
+    }
+
+    /// Like [`imap`](Self::imap) with this call's own chunk size (Python's
+    /// `pool.imap(f, items, chunksize)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let v: Vec<u32> = pool.imap_with_chunksize(|x: u32| x * 2, 0..5u32, 2)?.collect::<Result<_>>()?;
+    /// assert_eq!(v, [0, 2, 4, 6, 8]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`imap`](Self::imap); [`ErrorKind::InvalidArgument`] for a chunk size of 0.
+    pub fn imap_with_chunksize<I, F, R>(
+        &self,
+        f: F,
+        items: I,
+        chunksize: usize,
+    ) -> Result<Imap<'_, R>>
+    where
+        I: IntoIterator,
+        I::IntoIter: 'static,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> R + Send + Sync + 'static,
+        R: Send + 'static,
+    {
+        let chunksize = checked_chunksize(chunksize)?;
+        self.backend.check()?;
+        Ok(Imap::new(
+            self,
+            chunk_jobs(f, items, chunksize),
+            self.imap_window(),
+        ))
+    }
+
+    /// Like [`imap`](Self::imap), but yields each result as soon as it is ready, in any
+    /// order (Python's `imap_unordered`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use paralelo::prelude::*;
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let mut squares: Vec<u64> =
+    ///     pool.imap_unordered(|x: u64| x * x, 0..5)?.collect::<Result<_>>()?;
+    /// squares.sort();
+    /// assert_eq!(squares, [0, 1, 4, 9, 16]);
+    /// # Ok::<(), paralelo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`imap`](Self::imap).
+    pub fn imap_unordered<I, F, R>(&self, f: F, items: I) -> Result<ImapUnordered<'_, R>>
+    where
+        I: IntoIterator,
+        I::IntoIter: 'static,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> R + Send + Sync + 'static,
+        R: Send + 'static,
+    {
+        self.backend.check()?;
+        Ok(ImapUnordered::new(
+            self,
+            chunk_jobs(f, items, self.imap_chunksize()),
+            self.imap_window(),
+        ))
+    }
+
+    fn imap_chunksize(&self) -> usize {
+        self.chunksize().unwrap_or(1)
+    }
+
+    /// Chunks in flight for `imap`: enough to keep every worker busy while the consumer
+    /// reads, few enough to stream.
+    fn imap_window(&self) -> usize {
+        2 * self.workers() + 2
+    }
+
+    fn spawn_chunk<R: Send + 'static>(
+        &self,
+        slot: Arc<Slot<Vec<Result<R>>>>,
+        job: ChunkJob<R>,
+    ) -> Result<()> {
+        self.backend.spawn(slot, move || Ok(job()))
+    }
+}
 
 type Chunks<R> = Box<dyn Iterator<Item = ChunkJob<R>>>;
 

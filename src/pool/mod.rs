@@ -3,10 +3,10 @@
 mod async_result;
 mod builder;
 mod callbacks;
+mod chunking;
 mod imap;
-mod process_engine;
-mod process_imap;
-mod process_workers;
+mod lifecycle;
+mod process;
 mod processes;
 mod scope;
 mod threads;
@@ -17,7 +17,7 @@ pub use async_result::AsyncResult;
 pub(crate) use async_result::Slot;
 pub use builder::PoolBuilder;
 pub use imap::{Imap, ImapUnordered};
-pub use process_imap::ProcessImap;
+pub use process::ProcessImap;
 pub use processes::Processes;
 pub use threads::Threads;
 

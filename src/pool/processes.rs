@@ -1,24 +1,24 @@
 //! The process backend of [`Pool`]: every task runs in a forked child.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Pool;
 use super::async_result::{AsyncResult, Slot};
-use super::builder::{Initializer, PoolBuilder};
-use super::process_engine::{Engine, encode_results};
-use super::process_imap::ProcessImap;
-use super::process_workers::Crew;
-use crate::process::children::{ChildTask, Children, Runner};
-use crate::process::map_crew::MapCrew;
+use super::builder::PoolBuilder;
+use super::lifecycle::{Backend, Busy, Ledger};
+use super::process::{
+    ChildTask, Children, Crew, Engine, Job, Jobs, MapCrew, ProcessImap, Runner,
+    encode_results_into, start_runners,
+};
 use crate::{Error, ErrorKind, Result, StarFn};
 
 /// The process backend of [`Pool`]: tasks run in child processes.
@@ -29,29 +29,19 @@ use crate::{Error, ErrorKind, Result, StarFn};
 /// - The function and the items reach the child through `fork` (nothing is encoded on the
 ///   way in, closures may capture anything); the **results** come back encoded with serde,
 ///   so they must be `Serialize + DeserializeOwned`.
-/// - [`apply`](Pool::apply) and [`apply_async`](Pool::apply_async) of a **stateless** task
-///   (a function item, or a closure that captures nothing) run on one of at most
-///   `workers` persistent worker processes, forked on first use: a round trip of a few
-///   microseconds instead of a fork. Like Python's workers, such a worker keeps its memory
-///   from one task to the next, and has the code that was loaded when it was forked: a
-///   task whose code came later (a later notebook cell) gets a fresh worker. A worker
-///   keeps only stdin, stdout and stderr of the files its parent had open. Capturing
-///   closures, `imap`, and pools with an initializer or pinned cores fork a process per
-///   task (per chunk). The same errors come back either way.
-/// - [`map`](Pool::map) (and `starmap`, `map_async`) cuts the items into chunks and runs
-///   them in at most `workers` processes, each taking the next chunk as soon as it has
-///   sent the results of the previous one, as Python's workers do. A **stateless**
-///   function over **plain items** (numbers, `bool`, `char`) runs on persistent workers
-///   kept from call to call (the items are sent as their bytes); any other call forks its
-///   processes for the call, and they get the items through `fork`.
+/// - **Where a task runs**: a stateless task (a function item, or a closure that
+///   captures nothing) may run on one of at most `workers` persistent processes kept from
+///   call to call, any other in a process forked from the caller. Which call takes which
+///   route, and why, is one decision, described in `src/pool/process/README.md` (in short:
+///   the table in [`Pool`]'s docs). Like Python's workers, a persistent one keeps its
+///   memory from task to task, has the code loaded when it was forked (a task of a later
+///   notebook cell gets a fresh one) and keeps only stdin, stdout and stderr of its
+///   parent's open files; a forked one sees the caller's memory as of the fork. The same
+///   errors come back either way.
 /// - A task that crashes its process — `panic`, `std::process::exit`, `abort`, `SIGSEGV`,
 ///   a `SIGKILL` from outside — fails with an [`ErrorKind::WorkerDied`] error naming the
 ///   exit code or signal; the other tasks run on, in fresh processes. No call waits on a
 ///   dead worker.
-/// - Every other task (each chunk, for `imap` and for a pool with an initializer or
-///   pinned cores) gets a fresh process, forked from the caller: what one task changes in
-///   its memory, the next does not see, and the initializer runs in every one of them
-///   before its task.
 /// - [`terminate`](Pool::terminate) stops running tasks too (`SIGTERM`; persistent
 ///   workers `SIGKILL`), as in Python. Dropping the pool stops and reaps its workers.
 ///
@@ -68,122 +58,38 @@ use crate::{Error, ErrorKind, Result, StarFn};
 /// # Ok::<(), paralelo::Error>(())
 /// ```
 pub struct Processes {
-    workers: usize,
-    chunksize: Option<usize>,
-    /// Every task in a fresh fork (`fresh_process_per_task`, or `maxtasksperchild` for map).
-    fresh: bool,
-    initializer: Option<Initializer>,
-    children: Arc<Children>,
-    crew: Arc<Crew>,
-    map_crew: Arc<MapCrew>,
-    inner: Arc<Inner>,
+    engine: Engine,
+    ledger: Arc<Ledger<Jobs>>,
     runners: Mutex<Vec<JoinHandle<()>>>,
-    owner_pid: u32,
 }
 
-/// A queued `*_async` call: `run` does the work, `cancel` fails it without running it.
-struct Job {
-    run: Box<dyn FnOnce() + Send>,
-    cancel: Box<dyn FnOnce(Error) + Send>,
-}
+impl Backend for Processes {
+    type Queue = Jobs;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Phase {
-    Running,
-    Closed,
-    Terminated,
-    /// Dropped: the runner threads leave once the queue is empty.
-    Stopping,
-}
-
-struct Book {
-    phase: Phase,
-    queue: VecDeque<Job>,
-    /// Queued and running calls (synchronous ones included), for `join`.
-    in_flight: usize,
-}
-
-struct Inner {
-    book: Mutex<Book>,
-    work: Condvar,
-    idle: Condvar,
-}
-
-impl Inner {
-    fn book(&self) -> MutexGuard<'_, Book> {
-        // Every update is a single assignment or queue operation: never half done.
-        self.book.lock().unwrap_or_else(|p| p.into_inner())
+    fn ledger(&self) -> &Ledger<Jobs> {
+        &self.ledger
     }
 
-    fn done(&self) {
-        let mut book = self.book();
-        book.in_flight -= 1;
-        if book.in_flight == 0 {
-            self.idle.notify_all();
-        }
-    }
-
-    fn wait_idle(&self, deadline: Option<Instant>) -> bool {
-        let mut book = self.book();
-        while book.in_flight > 0 {
-            book = match deadline {
-                None => self.idle.wait(book).unwrap_or_else(|p| p.into_inner()),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return false;
-                    }
-                    self.idle
-                        .wait_timeout(book, d - now)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0
-                }
-            };
-        }
+    fn cancel(&self, job: Job, error: Error) -> bool {
+        (job.cancel)(error);
+        self.ledger.done();
         true
     }
 
-    /// The runner threads' loop: take queued jobs one at a time.
-    fn serve(&self) {
-        loop {
-            let job = {
-                let mut book = self.book();
-                loop {
-                    if let Some(job) = book.queue.pop_front() {
-                        break job;
-                    }
-                    if book.phase == Phase::Stopping {
-                        return;
-                    }
-                    book = self.work.wait(book).unwrap_or_else(|p| p.into_inner());
-                }
-            };
-            (job.run)();
-            self.done();
+    /// Running children get `SIGTERM`, persistent workers `SIGKILL`.
+    fn stop_running(&self) {
+        self.engine.children.terminate();
+        self.engine.crew.terminate();
+        self.engine.map_crew.terminate();
+    }
+
+    fn shut_down(&self) {
+        let runners = std::mem::take(&mut *self.runners.lock().unwrap_or_else(|p| p.into_inner()));
+        for runner in runners {
+            let _ = runner.join();
         }
-    }
-}
-
-/// Marks a synchronous call as in flight while it runs.
-pub(super) struct Busy<'a>(&'a Inner);
-
-impl Drop for Busy<'_> {
-    fn drop(&mut self) {
-        self.0.done();
-    }
-}
-
-fn check_phase(phase: Phase) -> Result<()> {
-    match phase {
-        Phase::Running => Ok(()),
-        Phase::Closed => Err(Error::new(
-            ErrorKind::PoolClosed,
-            "the pool is closed: close() was called, so it takes no new work",
-        )),
-        Phase::Terminated | Phase::Stopping => Err(Error::new(
-            ErrorKind::PoolTerminated,
-            "the pool was terminated: terminate() was called, so it takes no new work",
-        )),
+        self.engine.crew.shutdown();
+        self.engine.map_crew.shutdown();
     }
 }
 
@@ -196,94 +102,38 @@ impl Processes {
                 "maxtasksperchild must be at least 1 (got 0; Python raises ValueError)",
             ));
         }
-        let inner = Arc::new(Inner {
-            book: Mutex::new(Book {
-                phase: Phase::Running,
-                queue: VecDeque::new(),
-                in_flight: 0,
-            }),
-            work: Condvar::new(),
-            idle: Condvar::new(),
-        });
-        // Runner threads live as long as the pool: a child is killed when the thread that
-        // forked it ends (PR_SET_PDEATHSIG), so async tasks are forked from these.
-        let mut runners = Vec::with_capacity(workers);
-        for i in 0..workers {
-            let inner = inner.clone();
-            let handle = std::thread::Builder::new()
-                .name(format!("paralelo-process-runner-{}", i + 1))
-                .spawn(move || inner.serve())
-                .map_err(|e| {
-                    Error::new(
-                        ErrorKind::Os,
-                        format!("could not start a runner thread: {e}"),
-                    )
-                })?;
-            runners.push(handle);
-        }
+        let ledger = Arc::new(Ledger::new());
+        let runners = start_runners(workers, &ledger)?;
         let children = Arc::new(Children::default());
+        let crew_size = if options.fresh { 0 } else { workers };
         Ok(Processes {
-            workers,
-            chunksize,
-            fresh: options.fresh,
-            initializer: options.initializer.clone(),
-            crew: Arc::new(Crew::new(
-                if options.fresh { 0 } else { workers },
-                options.max_tasks,
-                children.clone(),
-            )),
-            map_crew: Arc::new(MapCrew::new(workers, children.clone())),
-            children,
-            inner,
+            engine: Engine {
+                workers,
+                chunksize,
+                fresh: options.fresh,
+                initializer: options.initializer.clone(),
+                crew: Arc::new(Crew::new(crew_size, options.max_tasks, children.clone())),
+                map_crew: Arc::new(MapCrew::new(workers, children.clone())),
+                children,
+            },
+            ledger,
             runners: Mutex::new(runners),
-            owner_pid: std::process::id(),
         })
     }
 
-    fn check_owner(&self) -> Result<()> {
-        if std::process::id() != self.owner_pid {
-            return Err(Error::new(
-                ErrorKind::InvalidState,
-                format!(
-                    "this Pool was created by process {}: a forked child cannot use it; \
-                     create a new Pool inside the child",
-                    self.owner_pid
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    fn busy(&self) -> Result<Busy<'_>> {
-        self.check_owner()?;
-        let mut book = self.inner.book();
-        check_phase(book.phase)?;
-        book.in_flight += 1;
-        Ok(Busy(&self.inner))
+    fn busy(&self) -> Result<Busy<'_, Jobs>> {
+        self.ledger.busy()
     }
 
     fn submit(&self, job: Job) -> Result<()> {
-        self.check_owner()?;
-        let mut book = self.inner.book();
-        check_phase(book.phase)?;
-        book.in_flight += 1;
-        book.queue.push_back(job);
-        drop(book);
-        self.inner.work.notify_one();
+        self.ledger.admit(|jobs| jobs.push(job))?;
+        self.ledger.task_queued();
         Ok(())
     }
 
     /// What the pool's children need to run tasks: a cheap, `'static` handle.
     fn engine(&self) -> Engine {
-        Engine {
-            workers: self.workers,
-            chunksize: self.chunksize,
-            fresh: self.fresh || self.crew.max_tasks().is_some(),
-            initializer: self.initializer.clone(),
-            children: self.children.clone(),
-            crew: self.crew.clone(),
-            map_crew: self.map_crew.clone(),
-        }
+        self.engine.clone()
     }
 }
 
@@ -346,7 +196,7 @@ impl Pool<Processes> {
     /// # Ok::<(), paralelo::Error>(())
     /// ```
     pub fn workers(&self) -> usize {
-        self.backend.workers
+        self.backend.engine.workers
     }
 
     /// Pins each task's process to one of `cores`, in turn: the first task to `cores[0]`,
@@ -383,7 +233,7 @@ impl Pool<Processes> {
                 online - 1
             )));
         }
-        if !self.backend.children.pin_to(cores.to_vec()) {
+        if !self.backend.engine.children.pin_to(cores.to_vec()) {
             return Err(Error::new(
                 ErrorKind::InvalidState,
                 "this pool's workers are already pinned",
@@ -403,7 +253,7 @@ impl Pool<Processes> {
     /// # Ok::<(), paralelo::Error>(())
     /// ```
     pub fn chunksize(&self) -> Option<usize> {
-        self.backend.chunksize
+        self.backend.engine.chunksize
     }
 
     /// Applies `f` to every item in child processes and returns the results in order
@@ -463,7 +313,7 @@ impl Pool<Processes> {
         F: Fn(I::Item) -> R,
         R: Serialize + DeserializeOwned,
     {
-        let chunksize = super::threads::checked_chunksize(chunksize)?;
+        let chunksize = super::chunking::checked_chunksize(chunksize)?;
         let _busy = self.backend.busy()?;
         let mut engine = self.backend.engine();
         engine.chunksize = Some(chunksize);
@@ -738,7 +588,7 @@ impl Pool<Processes> {
         F: Fn(I::Item) -> R + 'static,
         R: Serialize + DeserializeOwned,
     {
-        let chunksize = super::threads::checked_chunksize(chunksize)?;
+        let chunksize = super::chunking::checked_chunksize(chunksize)?;
         self.imap_in_chunks(f, items, true, chunksize)
     }
 
@@ -750,7 +600,12 @@ impl Pool<Processes> {
         F: Fn(I::Item) -> R + 'static,
         R: Serialize + DeserializeOwned,
     {
-        self.imap_in_chunks(f, items, ordered, self.backend.chunksize.unwrap_or(1))
+        self.imap_in_chunks(
+            f,
+            items,
+            ordered,
+            self.backend.engine.chunksize.unwrap_or(1),
+        )
     }
 
     fn imap_in_chunks<I, F, R>(
@@ -782,11 +637,11 @@ impl Pool<Processes> {
             record.borrow_mut().insert(index, chunk.len());
             index += 1;
             let (f, init) = (f.clone(), init.clone());
-            Some(Box::new(move || {
+            Some(Box::new(move |out: &mut Vec<u8>| {
                 if let Some(init) = init {
                     init();
                 }
-                encode_results(chunk.into_iter().map(&*f))
+                encode_results_into(chunk.into_iter().map(&*f), out).map_err(|e| e.to_string())
             }) as ChildTask<'static>)
         });
         Ok(ProcessImap {
@@ -822,10 +677,7 @@ impl Pool<Processes> {
     /// # Ok::<(), paralelo::Error>(())
     /// ```
     pub fn close(&self) {
-        let mut book = self.backend.inner.book();
-        if book.phase == Phase::Running {
-            book.phase = Phase::Closed;
-        }
+        self.backend.close();
     }
 
     /// Stops taking work, cancels queued tasks and stops running ones with `SIGTERM`
@@ -847,29 +699,7 @@ impl Pool<Processes> {
     /// # Ok::<(), paralelo::Error>(())
     /// ```
     pub fn terminate(&self) -> usize {
-        if self.backend.check_owner().is_err() {
-            return 0; // a forked child's copy: the pool's tasks are not this process's
-        }
-        let queued: Vec<Job> = {
-            let mut book = self.backend.inner.book();
-            if book.phase != Phase::Stopping {
-                book.phase = Phase::Terminated;
-            }
-            book.queue.drain(..).collect()
-        };
-        self.backend.children.terminate();
-        self.backend.crew.terminate();
-        self.backend.map_crew.terminate();
-        let n = queued.len();
-        for job in queued {
-            (job.cancel)(Error::new(
-                ErrorKind::Cancelled,
-                "the task never ran: its pool was terminated first (Python would wait for \
-                 ever here)",
-            ));
-            self.backend.inner.done();
-        }
-        n
+        self.backend.terminate()
     }
 
     /// Waits until every queued and running task has finished (Python's `join`).
@@ -891,9 +721,7 @@ impl Pool<Processes> {
     ///
     /// [`ErrorKind::InvalidState`] when the pool was neither closed nor terminated.
     pub fn join(&self) -> Result<()> {
-        self.check_joinable()?;
-        self.backend.inner.wait_idle(None);
-        Ok(())
+        self.backend.join()
     }
 
     /// Like [`join`](Self::join), giving up after `timeout`. True when every task finished.
@@ -916,39 +744,26 @@ impl Pool<Processes> {
     ///
     /// As [`join`](Self::join).
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool> {
-        self.check_joinable()?;
-        Ok(self.backend.inner.wait_idle(Some(Instant::now() + timeout)))
+        self.backend.join_timeout(timeout)
     }
 
     /// How many tasks ran on the pool's persistent workers (the fast path of
     /// [`apply`](Self::apply)) so far. For tests and benchmarks.
     #[doc(hidden)]
     pub fn fast_path_runs(&self) -> u64 {
-        self.backend.crew.fast_runs()
+        self.backend.engine.crew.fast_runs()
     }
 
     /// The PIDs of the pool's persistent workers alive now. For tests.
     #[doc(hidden)]
     pub fn persistent_worker_pids(&self) -> Vec<u32> {
-        self.backend.crew.pids()
+        self.backend.engine.crew.pids()
     }
 
     /// The PIDs of the pool's idle persistent `map` workers. For tests.
     #[doc(hidden)]
     pub fn map_worker_pids(&self) -> Vec<u32> {
-        self.backend.map_crew.pids()
-    }
-
-    fn check_joinable(&self) -> Result<()> {
-        self.backend.check_owner()?;
-        if self.backend.inner.book().phase == Phase::Running {
-            return Err(Error::new(
-                ErrorKind::InvalidState,
-                "join() needs close() or terminate() first (Python raises `ValueError: Pool \
-                 is still running`)",
-            ));
-        }
-        Ok(())
+        self.backend.engine.map_crew.pids()
     }
 }
 
@@ -957,34 +772,16 @@ impl Pool<Processes> {
 /// cancel instead.
 impl Drop for Processes {
     fn drop(&mut self) {
-        if std::process::id() != self.owner_pid {
-            return; // a forked child's copy: the threads are not here
-        }
-        {
-            let mut book = self.inner.book();
-            if book.phase == Phase::Running {
-                book.phase = Phase::Closed;
-            }
-        }
-        self.inner.wait_idle(None);
-        self.inner.book().phase = Phase::Stopping;
-        self.inner.work.notify_all();
-        let runners = std::mem::take(&mut *self.runners.lock().unwrap_or_else(|p| p.into_inner()));
-        for runner in runners {
-            let _ = runner.join();
-        }
-        self.crew.shutdown();
-        self.map_crew.shutdown();
+        self.drop_pool();
     }
 }
 
 impl std::fmt::Debug for Processes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let book = self.inner.book();
         f.debug_struct("Processes")
-            .field("workers", &self.workers)
-            .field("phase", &book.phase)
-            .field("in_flight", &book.in_flight)
+            .field("workers", &self.engine.workers)
+            .field("phase", &self.ledger.phase())
+            .field("in_flight", &self.ledger.in_flight())
             .finish()
     }
 }

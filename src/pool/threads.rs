@@ -7,17 +7,19 @@
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+mod another_copy;
+
 use super::Pool;
 use super::async_result::{AsyncResult, Slot};
 use super::builder::PoolBuilder;
-use super::imap::{Imap, ImapUnordered};
-use super::process_engine::guided_chunks;
+use super::chunking::checked_chunksize;
+use super::lifecycle::{Backend, Busy, Ledger, Queue};
 use crate::interrupt::{self, Checked};
 use crate::par::catch_panic;
 use crate::runtime;
@@ -45,10 +47,9 @@ const APPLY_SPIN: Duration = Duration::from_micros(50);
 /// ```
 pub struct Threads {
     rayon: rayon::ThreadPool,
-    ledger: Arc<Ledger>,
+    ledger: Arc<Ledger<Queued>>,
     workers: usize,
     chunksize: Option<usize>,
-    owner_pid: u32,
     /// The workers' thread ids: rayon's own answer reads a thread-local, which code of
     /// another copy of this crate (a later notebook cell) does not share. Fixed once every
     /// worker has started (rayon never replaces one), so it needs no lock.
@@ -57,32 +58,32 @@ pub struct Threads {
     code_copy: usize,
 }
 
-/// What the pool has promised: its phase, the tasks not yet started, the work in flight.
-struct Ledger {
-    book: Mutex<Book>,
-    /// Signalled when `in_flight` drops to zero.
-    idle: Condvar,
-}
-
-struct Book {
-    phase: Phase,
-    /// Submitted tasks and running `map`s not yet finished (including cancelled tasks whose
-    /// job has not yet been dropped by rayon).
-    in_flight: usize,
+/// The tasks submitted and not started, so that `terminate` can fail them at once.
+#[derive(Default)]
+pub(super) struct Queued {
     next_id: u64,
-    /// Tasks submitted and not started, so that `terminate` can fail them at once.
-    queued: HashMap<u64, Arc<dyn Cancel>>,
+    slots: HashMap<u64, Arc<dyn Cancel>>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Phase {
-    Running,
-    Closed,
-    Terminated,
+impl Queued {
+    fn push(&mut self, slot: Arc<dyn Cancel>) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.slots.insert(id, slot);
+        id
+    }
+}
+
+impl Queue for Queued {
+    type Task = Arc<dyn Cancel>;
+
+    fn drain(&mut self) -> Vec<Arc<dyn Cancel>> {
+        self.slots.drain().map(|(_, slot)| slot).collect()
+    }
 }
 
 /// A slot of any result type, seen only as something that can be cancelled.
-trait Cancel: Send + Sync {
+pub(super) trait Cancel: Send + Sync {
     fn cancel(&self, error: Error) -> bool;
 }
 
@@ -92,66 +93,20 @@ impl<T: Send> Cancel for Slot<T> {
     }
 }
 
-impl Ledger {
-    fn book(&self) -> MutexGuard<'_, Book> {
-        // Every update below is a single assignment or map operation: never half done.
-        self.book.lock().unwrap_or_else(|p| p.into_inner())
+impl Backend for Threads {
+    type Queue = Queued;
+
+    fn ledger(&self) -> &Ledger<Queued> {
+        &self.ledger
     }
 
-    fn work_done(&self) {
-        let mut book = self.book();
-        book.in_flight -= 1;
-        if book.in_flight == 0 {
-            self.idle.notify_all();
-        }
+    fn cancel(&self, slot: Arc<dyn Cancel>, error: Error) -> bool {
+        // Its rayon job still runs, finds the slot done and counts the task as over.
+        slot.cancel(error)
     }
 
-    /// Waits until no work is in flight, or until `deadline`. True when idle.
-    fn wait_idle(&self, deadline: Option<Instant>) -> bool {
-        let mut book = self.book();
-        while book.in_flight > 0 {
-            book = match deadline {
-                None => self.idle.wait(book).unwrap_or_else(|p| p.into_inner()),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return false;
-                    }
-                    self.idle
-                        .wait_timeout(book, deadline - now)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0
-                }
-            };
-        }
-        true
-    }
-}
-
-impl Book {
-    fn check_running(&self) -> Result<()> {
-        match self.phase {
-            Phase::Running => Ok(()),
-            Phase::Closed => Err(Error::new(
-                ErrorKind::PoolClosed,
-                "the pool is closed: close() was called, so it takes no new work \
-                 (create a new Pool for more)",
-            )),
-            Phase::Terminated => Err(Error::new(
-                ErrorKind::PoolTerminated,
-                "the pool was terminated: terminate() was called, so it takes no new work \
-                 (create a new Pool for more)",
-            )),
-        }
-    }
-}
-
-/// Counts a synchronous call (`map`, `apply`) as work in flight while it runs.
-struct Busy<'a>(&'a Ledger);
-
-impl Drop for Busy<'_> {
-    fn drop(&mut self) {
-        self.0.work_done();
+    fn waits_for_itself(&self) -> bool {
+        self.on_own_worker()
     }
 }
 
@@ -205,18 +160,9 @@ impl Threads {
         }
         Ok(Threads {
             rayon,
-            ledger: Arc::new(Ledger {
-                book: Mutex::new(Book {
-                    phase: Phase::Running,
-                    in_flight: 0,
-                    next_id: 0,
-                    queued: HashMap::new(),
-                }),
-                idle: Condvar::new(),
-            }),
+            ledger: Arc::new(Ledger::new()),
             workers,
             chunksize,
-            owner_pid: std::process::id(),
             worker_ids: std::mem::take(
                 &mut started_ids.lock().unwrap_or_else(PoisonError::into_inner),
             ),
@@ -225,31 +171,13 @@ impl Threads {
     }
 
     /// Refuses work when the pool is not running or belongs to another process.
-    fn check_usable(&self, book: &Book) -> Result<()> {
-        if std::process::id() != self.owner_pid {
-            return Err(Error::new(
-                ErrorKind::InvalidState,
-                format!(
-                    "this Pool was created by process {}: a forked child has none of its \
-                     parent's threads; create a new Pool inside the child",
-                    self.owner_pid
-                ),
-            ));
-        }
-        book.check_running()
-    }
-
-    /// Refuses work when the pool is not running or belongs to another process.
-    fn check(&self) -> Result<()> {
-        self.check_usable(&self.ledger.book())
+    pub(super) fn check(&self) -> Result<()> {
+        self.ledger.check()
     }
 
     /// Registers a synchronous call as work in flight.
-    fn busy(&self) -> Result<Busy<'_>> {
-        let mut book = self.ledger.book();
-        self.check_usable(&book)?;
-        book.in_flight += 1;
-        Ok(Busy(&self.ledger))
+    fn busy(&self) -> Result<Busy<'_, Queued>> {
+        self.ledger.busy()
     }
 
     /// Queues `task`, whose outcome lands in `slot`.
@@ -258,19 +186,11 @@ impl Threads {
         slot: Arc<Slot<R>>,
         task: impl FnOnce() -> Result<R> + Send + 'static,
     ) -> Result<()> {
-        let id = {
-            let mut book = self.ledger.book();
-            self.check_usable(&book)?;
-            let id = book.next_id;
-            book.next_id += 1;
-            book.queued.insert(id, slot.clone());
-            book.in_flight += 1;
-            id
-        };
+        let id = self.ledger.admit(|queued| queued.push(slot.clone()))?;
         let ledger = self.ledger.clone();
         let epoch = interrupt::epoch();
         self.rayon.spawn_fifo(move || {
-            ledger.book().queued.remove(&id);
+            ledger.with_queue(|queued| queued.slots.remove(&id));
             if slot.start() {
                 // A task still queued when an interrupt came is skipped, not run.
                 slot.finish(if interrupt::happened_since(epoch) {
@@ -279,64 +199,13 @@ impl Threads {
                     task()
                 });
             }
-            ledger.work_done();
+            ledger.done();
         });
         Ok(())
     }
 
     fn on_own_worker(&self) -> bool {
         self.worker_ids.contains(&std::thread::current().id())
-    }
-
-    /// `map` called from another copy of this crate's code than the pool's (see
-    /// [`runtime::code_copy`]: a pool made in an earlier notebook cell). rayon's `install`
-    /// would run the work on a worker that this copy's rayon does not know as one (it
-    /// asserts), so the items go out in chunks spawned into a scope on the pool, which needs
-    /// no thread-local: each worker takes the next chunk as it comes free. On one of the
-    /// pool's own workers the scope's wait would block it, so the items run right there.
-    fn map_from_another_copy<T, F, R>(&self, f: &F, items: Vec<T>, epoch: u64) -> Result<Vec<R>>
-    where
-        T: Send,
-        F: Fn(T) -> R + Sync,
-        R: Send,
-    {
-        let run = |chunk: Vec<T>| {
-            catch_panic(|| {
-                let one = |x| {
-                    interrupt::check(epoch);
-                    f(x)
-                };
-                chunk.into_iter().map(one).collect::<Vec<R>>()
-            })
-        };
-        if self.on_own_worker() {
-            return run(items);
-        }
-        let sizes = match self.chunksize {
-            Some(c) => vec![c; items.len().div_ceil(c)],
-            None => guided_chunks(items.len(), self.workers, usize::MAX),
-        };
-        let mut rest = items.into_iter();
-        let chunks: Vec<Vec<T>> = sizes
-            .iter()
-            .map(|&size| rest.by_ref().take(size).collect())
-            .collect();
-        let outcomes: Vec<Mutex<Option<Result<Vec<R>>>>> =
-            chunks.iter().map(|_| Mutex::new(None)).collect();
-        self.rayon.in_place_scope(|scope| {
-            for (chunk, outcome) in chunks.into_iter().zip(&outcomes) {
-                let run = &run;
-                scope.spawn(move |_| {
-                    *outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(run(chunk));
-                });
-            }
-        });
-        let mut results = Vec::new();
-        for outcome in outcomes {
-            let outcome = outcome.into_inner().unwrap_or_else(PoisonError::into_inner);
-            results.extend(outcome.expect("the scope waits for its tasks")?);
-        }
-        Ok(results)
     }
 }
 
@@ -691,144 +560,6 @@ impl Pool<Threads> {
         self.map_async(move |args| f.call(args), items)
     }
 
-    /// A lazy iterator over `f` applied to each item, in input order (Python's `imap`).
-    ///
-    /// The input is read as the results are consumed: at most a few chunks per worker are
-    /// in flight, so an endless or huge iterator streams through in constant memory.
-    /// Each item's outcome is its own: a panic on one item is that item's `Err`, and the
-    /// iteration goes on.
-    ///
-    /// The items must be owned (`'static`): `imap(f, &data)` does not compile, where
-    /// `map(f, &data)` does. `map` blocks until every item is done, so its tasks may
-    /// borrow; `imap` returns a lazy iterator that could be leaked (`mem::forget`) while
-    /// workers still read the items, so a borrow could outlive its owner. Give it owned
-    /// items (`data.clone()`, an `Arc`, or `(0..data.len())` and an `Arc<Vec<_>>` in `f`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use paralelo::prelude::*;
-    ///
-    /// let pool = Pool::new(2)?;
-    /// let firsts: Vec<u64> = pool
-    ///     .imap(|x: u64| x * x, 0..)? // endless input
-    ///     .take(5)
-    ///     .collect::<Result<_>>()?;
-    /// assert_eq!(firsts, [0, 1, 4, 9, 16]);
-    /// # Ok::<(), paralelo::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PoolClosed`] / [`ErrorKind::PoolTerminated`] when the pool takes no work.
-    pub fn imap<I, F, R>(&self, f: F, items: I) -> Result<Imap<'_, R>>
-    where
-        I: IntoIterator,
-        I::IntoIter: 'static,
-        I::Item: Send + 'static,
-        F: Fn(I::Item) -> R + Send + Sync + 'static,
-        R: Send + 'static,
-    {
-        self.backend.check()?; // refuse at once, as Python does, not at the first item
-        Ok(Imap::new(
-            self,
-            chunk_jobs(f, items, self.imap_chunksize()),
-            self.imap_window(),
-        ))
-    }
-
-    /// Like [`imap`](Self::imap) with this call's own chunk size (Python's
-    /// `pool.imap(f, items, chunksize)`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use paralelo::prelude::*;
-    ///
-    /// let pool = Pool::new(2)?;
-    /// let v: Vec<u32> = pool.imap_with_chunksize(|x: u32| x * 2, 0..5u32, 2)?.collect::<Result<_>>()?;
-    /// assert_eq!(v, [0, 2, 4, 6, 8]);
-    /// # Ok::<(), paralelo::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// As [`imap`](Self::imap); [`ErrorKind::InvalidArgument`] for a chunk size of 0.
-    pub fn imap_with_chunksize<I, F, R>(
-        &self,
-        f: F,
-        items: I,
-        chunksize: usize,
-    ) -> Result<Imap<'_, R>>
-    where
-        I: IntoIterator,
-        I::IntoIter: 'static,
-        I::Item: Send + 'static,
-        F: Fn(I::Item) -> R + Send + Sync + 'static,
-        R: Send + 'static,
-    {
-        let chunksize = checked_chunksize(chunksize)?;
-        self.backend.check()?;
-        Ok(Imap::new(
-            self,
-            chunk_jobs(f, items, chunksize),
-            self.imap_window(),
-        ))
-    }
-
-    /// Like [`imap`](Self::imap), but yields each result as soon as it is ready, in any
-    /// order (Python's `imap_unordered`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use paralelo::prelude::*;
-    ///
-    /// let pool = Pool::new(2)?;
-    /// let mut squares: Vec<u64> =
-    ///     pool.imap_unordered(|x: u64| x * x, 0..5)?.collect::<Result<_>>()?;
-    /// squares.sort();
-    /// assert_eq!(squares, [0, 1, 4, 9, 16]);
-    /// # Ok::<(), paralelo::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// As [`imap`](Self::imap).
-    pub fn imap_unordered<I, F, R>(&self, f: F, items: I) -> Result<ImapUnordered<'_, R>>
-    where
-        I: IntoIterator,
-        I::IntoIter: 'static,
-        I::Item: Send + 'static,
-        F: Fn(I::Item) -> R + Send + Sync + 'static,
-        R: Send + 'static,
-    {
-        self.backend.check()?;
-        Ok(ImapUnordered::new(
-            self,
-            chunk_jobs(f, items, self.imap_chunksize()),
-            self.imap_window(),
-        ))
-    }
-
-    fn imap_chunksize(&self) -> usize {
-        self.backend.chunksize.unwrap_or(1)
-    }
-
-    /// Chunks in flight for `imap`: enough to keep every worker busy while the consumer
-    /// reads, few enough to stream.
-    fn imap_window(&self) -> usize {
-        2 * self.backend.workers + 2
-    }
-
-    pub(super) fn spawn_chunk<R: Send + 'static>(
-        &self,
-        slot: Arc<Slot<Vec<Result<R>>>>,
-        job: ChunkJob<R>,
-    ) -> Result<()> {
-        self.backend.spawn(slot, move || Ok(job()))
-    }
-
     /// Stops taking work; queued tasks still run (Python's `close`).
     ///
     /// # Examples
@@ -845,10 +576,7 @@ impl Pool<Threads> {
     /// # Ok::<(), paralelo::Error>(())
     /// ```
     pub fn close(&self) {
-        let mut book = self.backend.ledger.book();
-        if book.phase == Phase::Running {
-            book.phase = Phase::Closed;
-        }
+        self.backend.close();
     }
 
     /// Stops taking work and cancels every queued task that has not started (Python's
@@ -873,19 +601,7 @@ impl Pool<Threads> {
     /// # Ok::<(), paralelo::Error>(())
     /// ```
     pub fn terminate(&self) -> usize {
-        let queued: Vec<_> = {
-            let mut book = self.backend.ledger.book();
-            book.phase = Phase::Terminated;
-            book.queued.drain().map(|(_, slot)| slot).collect()
-        };
-        let error = || {
-            Error::new(
-                ErrorKind::Cancelled,
-                "the task never ran: its pool was terminated first (Python would wait \
-                 forever here)",
-            )
-        };
-        queued.iter().filter(|slot| slot.cancel(error())).count()
+        self.backend.terminate()
     }
 
     /// Waits for every queued and running task to finish (Python's `join`).
@@ -909,9 +625,7 @@ impl Pool<Threads> {
     /// raises `ValueError` too), or when called from one of the pool's own workers (it
     /// would wait for itself).
     pub fn join(&self) -> Result<()> {
-        self.check_joinable()?;
-        self.backend.ledger.wait_idle(None);
-        Ok(())
+        self.backend.join()
     }
 
     /// Like [`join`](Self::join), giving up after `timeout`. True when every task finished.
@@ -934,44 +648,13 @@ impl Pool<Threads> {
     ///
     /// As [`join`](Self::join).
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool> {
-        self.check_joinable()?;
-        Ok(self
-            .backend
-            .ledger
-            .wait_idle(Some(Instant::now() + timeout)))
-    }
-
-    fn check_joinable(&self) -> Result<()> {
-        if self.backend.ledger.book().phase == Phase::Running {
-            return Err(Error::new(
-                ErrorKind::InvalidState,
-                "join() needs close() or terminate() first (Python raises `ValueError: \
-                 Pool is still running`)",
-            ));
-        }
-        if self.backend.on_own_worker() {
-            return Err(Error::new(
-                ErrorKind::InvalidState,
-                "join() was called from one of the pool's own workers: it would wait for itself",
-            ));
-        }
-        Ok(())
+        self.backend.join_timeout(timeout)
     }
 }
 
 /// Maps in order, in tasks of exactly `chunksize` items when one is set; otherwise rayon
 /// splits the work adaptively (its own load balancing beats any fixed chunk size). Stops
 /// between items once an interrupt comes after `epoch`.
-/// A per-call chunk size, checked.
-pub(super) fn checked_chunksize(chunksize: usize) -> Result<usize> {
-    if chunksize == 0 {
-        return Err(Error::invalid_argument(
-            "chunksize must be at least 1 (got 0): it is the number of items per task",
-        ));
-    }
-    Ok(chunksize)
-}
-
 pub(super) fn map_chunked<P, F, R>(items: P, f: &F, chunksize: Option<usize>, epoch: u64) -> Vec<R>
 where
     P: ParallelIterator,
@@ -989,124 +672,24 @@ where
     }
 }
 
-/// One `imap` task: a chunk of items already bound to the function.
-pub(super) type ChunkJob<R> = Box<dyn FnOnce() -> Vec<Result<R>> + Send>;
-
-/// Cuts `items` into chunks of `chunksize`, lazily, each bound to `f` as one task whose
-/// items fail or succeed one by one.
-fn chunk_jobs<I, F, R>(f: F, items: I, chunksize: usize) -> Box<dyn Iterator<Item = ChunkJob<R>>>
-where
-    I: IntoIterator,
-    I::IntoIter: 'static,
-    I::Item: Send + 'static,
-    F: Fn(I::Item) -> R + Send + Sync + 'static,
-    R: Send + 'static,
-{
-    let f = Arc::new(f);
-    let epoch = interrupt::epoch();
-    let mut input = items.into_iter();
-    Box::new(std::iter::from_fn(move || {
-        let chunk: Vec<I::Item> = input.by_ref().take(chunksize).collect();
-        if chunk.is_empty() {
-            return None;
-        }
-        let f = f.clone();
-        let run = move || {
-            let one = |x| {
-                catch_panic(|| {
-                    interrupt::check(epoch);
-                    f(x)
-                })
-            };
-            chunk.into_iter().map(one).collect()
-        };
-        Some(Box::new(run) as ChunkJob<R>)
-    }))
-}
-
 /// Dropping a thread pool closes it and waits for the tasks already queued: nothing
 /// submitted is lost, and every [`AsyncResult`] still gets its value. Call
 /// [`terminate`](Pool::terminate) first to cancel queued tasks instead (what Python's
 /// `with Pool() as pool:` does, silently).
 impl Drop for Threads {
     fn drop(&mut self) {
-        {
-            let mut book = self.ledger.book();
-            if book.phase == Phase::Running {
-                book.phase = Phase::Closed;
-            }
-        }
         // From one of its own workers, waiting would wait for itself: the rayon pool then
         // lets the queued work finish on its own.
-        if !self.on_own_worker() && std::process::id() == self.owner_pid {
-            self.ledger.wait_idle(None);
-        }
+        self.drop_pool();
     }
 }
 
 impl std::fmt::Debug for Threads {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let book = self.ledger.book();
         f.debug_struct("Threads")
             .field("workers", &self.workers)
-            .field("phase", &book.phase)
-            .field("in_flight", &book.in_flight)
+            .field("phase", &self.ledger.phase())
+            .field("in_flight", &self.ledger.in_flight())
             .finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::HashSet;
-    use std::sync::Mutex;
-
-    use crate::interrupt;
-    use crate::prelude::*;
-
-    // `map_from_another_copy` runs when a pool from an earlier notebook cell maps (kernel
-    // test `values_made_in_one_cell_work_in_later_cells`); here it is called directly.
-    #[test]
-    fn map_from_another_copy_keeps_order_uses_the_workers_and_reports_panics() {
-        let epoch = interrupt::epoch();
-        let items: Vec<u64> = (0..1000).collect();
-        let doubled: Vec<u64> = items.iter().map(|x| x * 2).collect();
-        let pool = Pool::new(2).unwrap();
-        let threads = Mutex::new(HashSet::new());
-        let double = |x: u64| {
-            threads.lock().unwrap().insert(std::thread::current().id());
-            x * 2
-        };
-        let got = pool
-            .backend
-            .map_from_another_copy(&double, items.clone(), epoch);
-        assert_eq!(got.unwrap(), doubled);
-        let workers: HashSet<_> = pool.backend.worker_ids.iter().copied().collect();
-        assert!(threads.into_inner().unwrap().is_subset(&workers));
-
-        let exact = PoolBuilder::new().workers(2).chunksize(7).build().unwrap();
-        let got = exact
-            .backend
-            .map_from_another_copy(&|x: u64| x * 2, items.clone(), epoch);
-        assert_eq!(got.unwrap(), doubled);
-
-        let boom = |x: u64| if x == 500 { panic!("quinientos") } else { x };
-        let err = pool
-            .backend
-            .map_from_another_copy(&boom, items, epoch)
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::TaskPanicked);
-        assert!(err.to_string().contains("quinientos"), "{err}");
-        // The pool stays usable.
-        assert_eq!(pool.map(|x: u8| x + 1, vec![1, 2]).unwrap(), [2, 3]);
-
-        // From the only worker of a pool: runs there.
-        let one = Pool::new(1).unwrap();
-        let inner = one.apply(|| {
-            one.backend
-                .map_from_another_copy(&|x: i32| x + 1, vec![1, 2, 3], epoch)
-        });
-        assert_eq!(inner.unwrap().unwrap(), [2, 3, 4]);
-        assert!(one.apply(|| one.backend.on_own_worker()).unwrap());
-        assert!(!one.backend.on_own_worker());
     }
 }

@@ -2,12 +2,9 @@
 //! itself (a closure in a forked child).
 
 mod affinity;
-pub(crate) mod children;
-pub(crate) mod chunk_workers;
 mod cpus;
 mod current;
 mod logging;
-pub(crate) mod map_crew;
 mod outcome;
 #[allow(clippy::module_inception)] // the file is named after its one public type
 mod process;

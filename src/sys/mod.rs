@@ -47,5 +47,5 @@ pub(crate) use pmutex::{RawCondvar, RawMutex, Relock};
 pub(crate) use rank_call::{RankCall, RankFinish, run_rank_call};
 pub(crate) use shm::SharedRegion;
 pub(crate) use task_slot::TaskSlot;
-pub(crate) use wait::{ChildWatch, ExitStatus, wait_exit_event};
+pub(crate) use wait::{CHECK_EVERY, ChildWatch, ExitStatus, wait_exit_event};
 pub(crate) use zst_call::{Finish, ZstCall};

@@ -10,8 +10,16 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use super::fork::signal_name;
+use super::fork::{kill, signal_name};
 use crate::{Error, Result};
+
+/// How often a wait checks that what it waits on can still come: a child or a persistent
+/// worker still alive, a queue's or a pipe's other holders still there. Every liveness
+/// check of the crate uses this one interval.
+pub(crate) const CHECK_EVERY: Duration = Duration::from_millis(50);
+
+/// How long [`ChildWatch::kill_and_reap`] waits for a killed child to be reaped.
+const REAP_WAIT: Duration = Duration::from_secs(5);
 
 /// How a child ended: an exit code, or a signal (stored negative, like Python's `exitcode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +96,24 @@ impl ChildWatch {
                 }
             }
         }
+    }
+
+    /// Kills the child (`SIGKILL`, unless it was reaped already: its PID may be another
+    /// process's by now) and reaps it, waiting a few seconds at most.
+    pub(crate) fn kill_and_reap(&mut self) -> Option<ExitStatus> {
+        if let Some(status) = self.status {
+            return Some(status);
+        }
+        let _ = kill(self.pid, libc::SIGKILL);
+        self.wait_timeout(REAP_WAIT).ok().flatten()
+    }
+
+    /// Gives the child `grace` to end on its own, then [`kill_and_reap`](Self::kill_and_reap)s it.
+    pub(crate) fn reap_or_kill(&mut self, grace: Duration) -> Option<ExitStatus> {
+        if let Ok(Some(status)) = self.wait_timeout(grace) {
+            return Some(status);
+        }
+        self.kill_and_reap()
     }
 
     /// A handle to wait on without holding this watch ([`wait_exit_event`]): `None` once

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
-use super::processes::Busy;
-use crate::process::children::{Outcome, PastDeadline, Runner};
+use super::children::{Outcome, PastDeadline, Runner};
+use super::jobs::Jobs;
+use crate::pool::lifecycle::Busy;
 use crate::{Error, ErrorKind, Result};
 
 /// The iterator returned by [`Pool::imap`](crate::Pool::imap) and
@@ -20,17 +21,17 @@ use crate::{Error, ErrorKind, Result};
 /// stops the children still running.
 #[must_use = "imap is lazy: nothing runs until the iterator is consumed"]
 pub struct ProcessImap<'p, R> {
-    pub(super) _busy: Busy<'p>,
-    pub(super) runner: Runner<'static>,
-    pub(super) ordered: bool,
+    pub(in crate::pool) _busy: Busy<'p, Jobs>,
+    pub(in crate::pool) runner: Runner<'static>,
+    pub(in crate::pool) ordered: bool,
     /// Items per chunk index, written by the chunk generator, read when the chunk lands.
-    pub(super) sizes: Rc<RefCell<HashMap<usize, usize>>>,
+    pub(in crate::pool) sizes: Rc<RefCell<HashMap<usize, usize>>>,
     /// Chunks that landed before an earlier one (ordered mode).
-    pub(super) early: BTreeMap<usize, Result<Vec<u8>>>,
-    pub(super) next: usize,
+    pub(in crate::pool) early: BTreeMap<usize, Result<Vec<u8>>>,
+    pub(in crate::pool) next: usize,
     /// How far ahead of `next` chunks may be started (ordered mode).
-    pub(super) window: usize,
-    pub(super) ready: std::vec::IntoIter<Result<R>>,
+    pub(in crate::pool) window: usize,
+    pub(in crate::pool) ready: std::vec::IntoIter<Result<R>>,
 }
 
 impl<R: DeserializeOwned> ProcessImap<'_, R> {

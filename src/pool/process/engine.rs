@@ -9,28 +9,30 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::builder::Initializer;
-use super::process_workers::Crew;
+use super::apply_crew::Crew;
+use super::children::{ChildTask, Children, cancelled, run_tasks, run_tasks_with};
+use super::chunk_workers::{Forked, run_chunks};
+use super::map_crew::MapCrew;
+use super::route::{Call, Route, Shape, route};
 use crate::ipc::codec;
-use crate::process::children::{ChildTask, Children, cancelled, run_tasks, run_tasks_with};
-use crate::process::chunk_workers::{Forked, run_chunks};
-use crate::process::map_crew::MapCrew;
+use crate::pool::builder::Initializer;
+use crate::pool::chunking::{MAX_AUTO_CHUNK, guided_chunks};
 use crate::sys::{EncodeResults, PlainCall, plain_bytes};
 use crate::{Error, ErrorKind, Result};
 
 /// Runs tasks in children; clonable into the runner threads.
 #[derive(Clone)]
-pub(super) struct Engine {
-    pub(super) workers: usize,
-    pub(super) chunksize: Option<usize>,
-    pub(super) initializer: Option<Initializer>,
-    /// Map chunks each in a fresh process (`fresh_process_per_task`, `maxtasksperchild`).
-    pub(super) fresh: bool,
-    pub(super) children: Arc<Children>,
+pub(in crate::pool) struct Engine {
+    pub(in crate::pool) workers: usize,
+    pub(in crate::pool) chunksize: Option<usize>,
+    pub(in crate::pool) initializer: Option<Initializer>,
+    /// Never a persistent worker (`fresh_process_per_task`).
+    pub(in crate::pool) fresh: bool,
+    pub(in crate::pool) children: Arc<Children>,
     /// Persistent workers for stateless `apply` tasks.
-    pub(super) crew: Arc<Crew>,
+    pub(in crate::pool) crew: Arc<Crew>,
     /// Persistent workers for `map` with a stateless function over plain items.
-    pub(super) map_crew: Arc<MapCrew>,
+    pub(in crate::pool) map_crew: Arc<MapCrew>,
 }
 
 /// Encodes a chunk's results as persistent `map` workers send them (the bytes of a
@@ -46,15 +48,9 @@ impl<R: Serialize> EncodeResults<R> for EncodeChunk {
     }
 }
 
-pub(super) fn encode<R: Serialize>(value: &R) -> std::result::Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    codec::encode_into(value, &mut out).map_err(|e| e.to_string())?;
-    Ok(out)
-}
-
 /// Encodes a chunk's results as they are computed (the bytes of a `Vec<R>`); an error
 /// names `Vec<R>`, the user's type, not the wrapper.
-pub(super) fn encode_results_into<I>(results: I, out: &mut Vec<u8>) -> Result<()>
+pub(in crate::pool) fn encode_results_into<I>(results: I, out: &mut Vec<u8>) -> Result<()>
 where
     I: ExactSizeIterator,
     I::Item: Serialize,
@@ -64,20 +60,9 @@ where
     })
 }
 
-/// As [`encode_results_into`], into a new buffer.
-pub(super) fn encode_results<I>(results: I) -> std::result::Result<Vec<u8>, String>
-where
-    I: ExactSizeIterator,
-    I::Item: Serialize,
-{
-    let mut out = Vec::new();
-    encode_results_into(results, &mut out).map_err(|e| e.to_string())?;
-    Ok(out)
-}
-
 /// The results of a chunk, encoded as they are computed (the same bytes as a `Vec<R>`)
 /// so that a worker never holds the results and their encoding at once.
-pub(super) struct EncodeAsComputed<I>(pub(super) RefCell<Option<I>>);
+pub(in crate::pool) struct EncodeAsComputed<I>(pub(in crate::pool) RefCell<Option<I>>);
 
 impl<I> Serialize for EncodeAsComputed<I>
 where
@@ -94,18 +79,6 @@ where
     }
 }
 
-/// At most this many items per automatic chunk: bounds what each worker and the owner
-/// hold at once, for a few more forks on very long inputs.
-const MAX_AUTO_CHUNK: usize = 1 << 16;
-
-/// The share of the items still to cut that an automatic chunk takes, per worker.
-const GUIDED_SHARE: usize = 4;
-
-/// The floor of automatic chunks: 1/(`SMALLEST_SHARE` × workers) of the window. Finer
-/// than Python's 1/4 of a worker's share, since a chunk costs a socket round trip here,
-/// not a fork.
-const SMALLEST_SHARE: usize = 64;
-
 /// Chunks per worker in a window, at least, with a chunk size set.
 const MIN_WINDOW_CHUNKS: usize = 16;
 
@@ -117,28 +90,6 @@ const MAX_ITEM_BYTES: usize = 32 * 1024;
 /// set, at least [`MIN_WINDOW_CHUNKS`] chunks per worker): bounds the input held at
 /// once, and the forks of a long input with small chunks.
 const WINDOW_ITEMS: usize = 1 << 20;
-
-/// Automatic chunk sizes for a window of `n` items on `workers` children: each chunk
-/// is about 1/([`GUIDED_SHARE`] × `workers`) of the items still to cut, at least
-/// `n / (SMALLEST_SHARE × workers)`, at most `largest` (and [`MAX_AUTO_CHUNK`]). Big chunks
-/// first cost few round trips; small ones last keep a child from running a long chunk
-/// alone while the other idles ("guided" scheduling).
-pub(super) fn guided_chunks(n: usize, workers: usize, largest: usize) -> Vec<usize> {
-    let workers = workers.max(1);
-    let largest = largest.clamp(1, MAX_AUTO_CHUNK);
-    let smallest = n.div_ceil(SMALLEST_SHARE * workers).clamp(1, largest);
-    let mut left = n;
-    let mut sizes = Vec::new();
-    while left > 0 {
-        let size = left
-            .div_ceil(GUIDED_SHARE * workers)
-            .clamp(smallest, largest)
-            .min(left);
-        sizes.push(size);
-        left -= size;
-    }
-    sizes
-}
 
 /// Decodes chunk outcomes as they come and hands them to a sink in chunk order; those
 /// that finish before an earlier one wait here, decoded (the receive buffer they came
@@ -186,7 +137,18 @@ impl<'s, R: DeserializeOwned> InOrder<'s, R> {
 impl Engine {
     /// The chunk size for `n` items: the one set, or about `per_worker` chunks per worker
     /// (Python's rule is four), capped at [`MAX_AUTO_CHUNK`].
-    pub(super) fn chunk_len(&self, n: usize, per_worker: usize) -> usize {
+    /// What the route of a call depends on, of this pool.
+    fn shape(&self) -> Shape {
+        Shape {
+            initializer: self.initializer.is_some(),
+            pinned: self.children.is_pinned(),
+            fresh: self.fresh,
+            max_tasks: self.crew.max_tasks().is_some(),
+            owner: self.map_crew.is_owner(),
+        }
+    }
+
+    pub(in crate::pool) fn chunk_len(&self, n: usize, per_worker: usize) -> usize {
         self.chunksize
             .unwrap_or_else(|| n.div_ceil(per_worker * self.workers).min(MAX_AUTO_CHUNK))
             .max(1)
@@ -195,15 +157,12 @@ impl Engine {
     /// `f` over `items` in children; each chunk's outcome goes to `sink`, in order, as
     /// soon as it and every chunk before it are done.
     ///
-    /// Up to `workers` children take chunk after chunk (see
-    /// `crate::process::chunk_workers`) from windows of chunks cut from `items`: neither
-    /// the input nor the encoded results of a long input are ever all in memory at once.
-    /// A stateless `f` over plain items (numbers, `bool`, `char`) runs on persistent
-    /// workers, which get each chunk's items as bytes (`crate::process::map_crew`); any
-    /// other call forks its children, which have every chunk of the window in memory.
-    /// Pools with an initializer or pinned cores keep one process per chunk, as
-    /// documented (the initializer before each chunk, each chunk's core in turn).
-    pub(super) fn map_chunks<A, F, R>(
+    /// The route (see `route.rs`) says where: a process per chunk, children forked for
+    /// the call (`chunk_workers`), or the persistent crew (`map_crew`). In the last two,
+    /// up to `workers` children take chunk after chunk from windows of chunks cut from
+    /// `items`: neither the input nor the encoded results of a long input are ever all in
+    /// memory at once.
+    pub(in crate::pool) fn map_chunks<A, F, R>(
         &self,
         f: &F,
         items: impl Iterator<Item = A>,
@@ -217,15 +176,22 @@ impl Engine {
             let items: Vec<A> = items.collect();
             return self.map_chunks(f, items.into_iter(), sink);
         }
-        if self.initializer.is_some() || self.children.is_pinned() || self.fresh {
-            let per = self.chunk_len(low, 4);
-            return self.map_process_per_chunk(f, items, per, sink);
-        }
+        let plain = PlainCall::of::<A, F, R, EncodeChunk>();
+        let call = Call::Map {
+            stateless_plain: plain.is_some(),
+        };
+        let plain = match route(call, self.shape()) {
+            Route::ForkPerTask => {
+                let per = self.chunk_len(low, 4);
+                return self.map_process_per_chunk(f, items, per, sink);
+            }
+            Route::Crew => plain,
+            Route::ForkPerCall => None,
+        };
         // A chunk costs a round trip on a socket here, not a fork: finer chunks than
         // Python's four per worker balance better. Automatic chunks shrink as the window
         // is consumed (see `guided_chunks`), so that the children finish together.
         let epoch = crate::interrupt::epoch();
-        let plain = PlainCall::of::<A, F, R, EncodeChunk>().filter(|_| self.map_crew.is_owner());
         let largest = match plain {
             Some(_) => MAX_ITEM_BYTES / std::mem::size_of::<A>().max(1),
             None => usize::MAX,
@@ -310,11 +276,11 @@ impl Engine {
         });
         let tasks = chunks.map(|chunk| {
             let init = self.initializer.clone();
-            Box::new(move || {
+            Box::new(move |out: &mut Vec<u8>| {
                 if let Some(init) = init {
                     init();
                 }
-                encode_results(chunk.into_iter().map(f))
+                encode_results_into(chunk.into_iter().map(f), out).map_err(|e| e.to_string())
             }) as ChildTask<'_>
         });
         let mut emitter = InOrder::new(sink);
@@ -330,7 +296,11 @@ impl Engine {
         );
     }
 
-    pub(super) fn map<A, F, R>(&self, f: &F, items: impl Iterator<Item = A>) -> Result<Vec<R>>
+    pub(in crate::pool) fn map<A, F, R>(
+        &self,
+        f: &F,
+        items: impl Iterator<Item = A>,
+    ) -> Result<Vec<R>>
     where
         F: Fn(A) -> R,
         R: Serialize + DeserializeOwned,
@@ -349,63 +319,32 @@ impl Engine {
         }
     }
 
-    pub(super) fn apply<F, R>(&self, f: F) -> Result<R>
+    pub(in crate::pool) fn apply<F, R>(&self, f: F) -> Result<R>
     where
         F: FnOnce() -> R,
         R: Serialize + DeserializeOwned,
     {
-        // A pool with an initializer or pinned cores keeps its documented per-task
-        // processes (the initializer before each task, each task's core in turn).
-        let f = if self.initializer.is_none() && !self.children.is_pinned() {
-            match self.crew.try_apply(f) {
+        let stateless = Crew::call_of::<F, R>();
+        let call = Call::Apply {
+            stateless: stateless.is_some(),
+        };
+        let f = match (route(call, self.shape()), stateless) {
+            (Route::Crew, Some(stateless)) => match self.crew.try_apply(stateless, f) {
                 Ok(outcome) => return outcome,
-                Err(f) => f,
-            }
-        } else {
-            f
+                Err(f) => f, // no worker free for it
+            },
+            _ => f,
         };
         let init = self.initializer.clone();
-        let task: ChildTask<'_> = Box::new(move || {
+        let task: ChildTask<'_> = Box::new(move |out| {
             if let Some(init) = init {
                 init();
             }
-            encode(&f())
+            codec::encode_into(&f(), out).map_err(|e| e.to_string())
         });
         let outcome = run_tasks(vec![task], 1, &self.children, "ForkPoolWorker").pop();
         codec::decode(
             &outcome.unwrap_or_else(|| Err(Error::new(ErrorKind::Cancelled, "no outcome")))?,
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{MAX_AUTO_CHUNK, guided_chunks};
-
-    #[test]
-    fn guided_chunks_cover_the_window_and_shrink_to_a_floor() {
-        for (n, workers) in [
-            (1, 1),
-            (7, 2),
-            (1000, 2),
-            (1000, 5),
-            (1 << 20, 2),
-            (100, 64),
-        ] {
-            let sizes = guided_chunks(n, workers, usize::MAX);
-            assert_eq!(sizes.iter().sum::<usize>(), n, "n={n} workers={workers}");
-            assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
-            assert!(sizes.iter().all(|s| (1..=MAX_AUTO_CHUNK).contains(s)));
-        }
-        // 1,000 items on 2 workers: 125 first, 8-item chunks at the end.
-        let sizes = guided_chunks(1000, 2, usize::MAX);
-        assert_eq!(sizes[0], 125);
-        assert_eq!(sizes[sizes.len() - 2], 8);
-        assert!(sizes.len() < 40, "{} chunks", sizes.len());
-        assert!(guided_chunks(0, 2, usize::MAX).is_empty());
-        // Capped (persistent workers' messages): no chunk above the cap.
-        let sizes = guided_chunks(100_000, 2, 4096);
-        assert_eq!(sizes.iter().sum::<usize>(), 100_000);
-        assert!(sizes.iter().all(|&s| s <= 4096));
     }
 }

@@ -10,10 +10,9 @@
 //! the latest within [`CHECK_EVERY`] by `waitpid`, even if a grandchild kept the socket open.
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,18 +20,14 @@ use std::time::{Duration, Instant};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::unistd::Pid;
 
-use crate::sys::{self, ChildWatch, ExitStatus};
+use super::frame::{self, FrameReader};
+use crate::sys::{self, CHECK_EVERY, ChildWatch, ExitStatus};
 use crate::{Error, ErrorKind, Result};
 
-/// How often running children are checked with `waitpid` besides their sockets.
-pub(super) const CHECK_EVERY: Duration = Duration::from_millis(50);
-
-/// Frame sent by a child: `[u64 length][u8 tag][payload]`; tag 0 = the encoded value,
-/// 1 = a panic's message, 2 = an encoding error's message.
-pub(super) const HEADER: usize = 9;
-
-/// What a child computes: the encoded value, or the message of an encoding error.
-pub(crate) type ChildTask<'a> = Box<dyn FnOnce() -> std::result::Result<Vec<u8>, String> + 'a>;
+/// What a child computes: appends the encoded value to the buffer, or returns the message
+/// of an encoding error.
+pub(crate) type ChildTask<'a> =
+    Box<dyn FnOnce(&mut Vec<u8>) -> std::result::Result<(), String> + 'a>;
 
 /// What the pool's workers share: their children (for `terminate`) and whether the pool
 /// was terminated.
@@ -146,10 +141,7 @@ impl Drop for Children {
         }
         let exiting = std::mem::take(&mut *self.exiting.lock().unwrap_or_else(|p| p.into_inner()));
         for mut child in exiting {
-            if !matches!(child.wait_timeout(Duration::from_secs(1)), Ok(Some(_))) {
-                let _ = sys::kill(child.pid(), libc::SIGKILL);
-                let _ = child.wait_timeout(Duration::from_secs(1));
-            }
+            child.reap_or_kill(Duration::from_secs(1));
         }
     }
 }
@@ -159,60 +151,25 @@ struct Running {
     index: usize,
     child: ChildWatch,
     socket: UnixStream,
-    buf: Vec<u8>,
-    eof: bool,
+    reader: FrameReader,
 }
 
 impl Running {
     /// Reads what is available without blocking.
     fn drain(&mut self) {
-        let mut chunk = [0u8; 64 * 1024];
-        loop {
-            match (&self.socket).read(&mut chunk) {
-                Ok(0) => {
-                    self.eof = true;
-                    return;
-                }
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => return, // WouldBlock, or a reset: the next check decides
-            }
-        }
-    }
-
-    fn frame(&self) -> Option<(u8, &[u8])> {
-        if self.buf.len() < HEADER {
-            return None;
-        }
-        let len = u64::from_le_bytes(self.buf[..8].try_into().ok()?) as usize;
-        (self.buf.len() == HEADER + len).then(|| (self.buf[8], &self.buf[HEADER..]))
+        self.reader.drain(&self.socket);
     }
 
     /// The task's outcome, once the child has ended (or sent everything).
-    fn outcome(&self, status: Option<ExitStatus>, terminated: bool) -> Result<Vec<u8>> {
-        match self.frame() {
-            Some((tag, payload)) => tagged_outcome(tag, payload).map(<[u8]>::to_vec),
+    fn outcome(&mut self, status: Option<ExitStatus>, terminated: bool) -> Result<Vec<u8>> {
+        match self.reader.take() {
+            Some(tag) => frame::outcome(tag, self.reader.payload()).map(<[u8]>::to_vec),
             None if terminated => Err(Error::new(
                 ErrorKind::Cancelled,
                 "the task was stopped: its pool was terminated while it ran",
             )),
             None => Err(worker_died(status)),
         }
-    }
-}
-
-/// Tag 0: the encoded value; 1: a panic's message; 2: an encoding error's message.
-pub(super) fn tagged_outcome(tag: u8, payload: &[u8]) -> Result<&[u8]> {
-    match tag {
-        0 => Ok(payload),
-        tag => Err(Error::new(
-            if tag == 1 {
-                ErrorKind::TaskPanicked
-            } else {
-                ErrorKind::Serialization
-            },
-            String::from_utf8_lossy(payload).into_owned(),
-        )),
     }
 }
 
@@ -324,8 +281,7 @@ impl<'a> Runner<'a> {
     /// tasks and the next one fail as interrupted; the rest of the input is dropped.
     fn stop_for_interrupt(&mut self) {
         for mut r in self.running.drain(..) {
-            let _ = sys::kill(r.child.pid(), libc::SIGKILL);
-            let _ = r.child.wait_timeout(Duration::from_secs(5));
+            r.child.kill_and_reap();
             self.children.unregister(r.child.pid());
             self.ready
                 .push_back((r.index, Err(crate::interrupt::error())));
@@ -411,7 +367,7 @@ impl<'a> Runner<'a> {
                 Ok(status) => status,
                 Err(_) => Some(ExitStatus(-libc::SIGKILL)), // cannot wait: treat as gone
             };
-            if status.is_none() && r.frame().is_some() {
+            if status.is_none() && r.reader.complete() {
                 // The whole result is here: the task is done even though the child has
                 // not finished exiting. It is reaped later, off the caller's path.
                 let outcome = r.outcome(None, false);
@@ -420,7 +376,7 @@ impl<'a> Runner<'a> {
                 self.ready.push_back((r.index, outcome));
                 continue;
             }
-            if status.is_none() && !r.eof {
+            if status.is_none() && !r.reader.eof() {
                 i += 1;
                 continue;
             }
@@ -439,8 +395,7 @@ impl<'a> Runner<'a> {
 impl Drop for Runner<'_> {
     fn drop(&mut self) {
         for mut r in self.running.drain(..) {
-            let _ = sys::kill(r.child.pid(), libc::SIGKILL);
-            let _ = r.child.wait_timeout(Duration::from_secs(5));
+            r.child.kill_and_reap();
             self.children.unregister(r.child.pid());
         }
     }
@@ -448,11 +403,7 @@ impl Drop for Runner<'_> {
 
 /// The child closed its socket: it is exiting. Waits a moment for it, then kills it.
 pub(super) fn reap_after_eof(child: &mut ChildWatch) -> Option<ExitStatus> {
-    if let Ok(Some(status)) = child.wait_timeout(Duration::from_secs(1)) {
-        return Some(status);
-    }
-    let _ = sys::kill(child.pid(), libc::SIGKILL);
-    child.wait_timeout(Duration::from_secs(5)).ok().flatten()
+    child.reap_or_kill(Duration::from_secs(1))
 }
 
 /// A task's index and its outcome (its result's bytes, or why it failed).
@@ -462,7 +413,6 @@ pub(crate) type Outcome = (usize, Result<Vec<u8>>);
 #[derive(Debug)]
 pub(crate) struct PastDeadline;
 
-/// Waits until one of `sockets` is readable, or [`CHECK_EVERY`] passed.
 /// Waits until one of `sockets` is readable, [`CHECK_EVERY`] at most (less if `at_most` is
 /// shorter), so that the caller checks for interrupts and dead children in between.
 pub(super) fn wait_readable<'s>(
@@ -501,31 +451,10 @@ fn spawn(
             Some(core) => sys::set_affinity(&[core]).map_err(|e| e.to_string()),
             None => Ok(()),
         };
-        let task = move || pinned.and_then(|()| task());
-        let (tag, payload) = match catch_unwind(AssertUnwindSafe(task)) {
-            Ok(Ok(bytes)) => (0u8, bytes),
-            Ok(Err(message)) => (2u8, message.into_bytes()),
-            Err(payload) => {
-                let message = crate::error::panic_message(&*payload);
-                (1u8, format!("task panicked: {message}").into_bytes())
-            }
-        };
-        let mut header = [0u8; HEADER];
-        header[..8].copy_from_slice(&(payload.len() as u64).to_le_bytes());
-        header[8] = tag;
-        // A small result goes in one write (one wake-up of the parent); a big one is
-        // written apart from its header, not copied again.
-        let written = if payload.len() <= 64 * 1024 {
-            let mut frame = Vec::with_capacity(HEADER + payload.len());
-            frame.extend_from_slice(&header);
-            frame.extend_from_slice(&payload);
-            (&child_end).write_all(&frame)
-        } else {
-            (&child_end)
-                .write_all(&header)
-                .and_then(|()| (&child_end).write_all(&payload))
-        };
-        match written {
+        // The task encodes straight into the frame: one write, nothing copied.
+        let mut out = Vec::new();
+        frame::fill(&mut out, move |out| pinned.and_then(|()| task(out)));
+        match (&child_end).write_all(&out) {
             Ok(()) => 0,
             Err(_) => 1,
         }
@@ -536,7 +465,6 @@ fn spawn(
         index,
         child: ChildWatch::new(pid),
         socket: parent_end,
-        buf: Vec::new(),
-        eof: false,
+        reader: FrameReader::default(),
     })
 }

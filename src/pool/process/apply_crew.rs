@@ -4,10 +4,9 @@
 //! closure capturing nothing) is all code. A worker forked after that code was loaded has
 //! it at the same address, so the task is sent as that address through the worker's
 //! shared-memory mailbox ([`TaskSlot`]) instead of forking a process for it. Everything
-//! else takes the fork-per-task path. See `src/process/README.md`.
+//! else takes the fork-per-task path. See `README.md` beside this file.
 
 use std::collections::HashSet;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -15,54 +14,29 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::children::{Children, worker_died};
+use super::frame;
 use crate::ipc::codec;
-use crate::process::children::{Children, worker_died};
-use crate::sys::{self, ChildWatch, Finish, TaskSlot, ZstCall};
+use crate::sys::{self, CHECK_EVERY, ChildWatch, Finish, TaskSlot, ZstCall};
 use crate::{Error, ErrorKind, Result};
 
 /// How long the caller spins for a result before sleeping on the futex.
 const SPIN: Duration = Duration::from_micros(50);
-/// The longest sleep between two checks that the worker is alive.
-const CHECK_EVERY: Duration = Duration::from_millis(50);
-
-/// The tag of a result: the value, a panic's message, an encoding error's message.
-const TAG_VALUE: u8 = 0;
-const TAG_PANIC: u8 = 1;
 
 /// Runs the task in the worker and encodes its outcome (as the fork path's children do).
-pub(super) struct EncodeOutcome;
+pub(in crate::pool) struct EncodeOutcome;
 
 impl<R: Serialize> Finish<R> for EncodeOutcome {
     fn finish(f: impl FnOnce() -> R, out: &mut Vec<u8>) -> u8 {
-        let message = match catch_unwind(AssertUnwindSafe(f)) {
-            Ok(value) => match codec::encode_into(&value, out) {
-                Ok(()) => return TAG_VALUE,
-                Err(e) => return error_bytes(out, 2, e.to_string()),
-            },
-            Err(payload) => crate::error::panic_message(&*payload),
-        };
-        error_bytes(out, TAG_PANIC, format!("task panicked: {message}"))
+        let run = |out: &mut Vec<u8>| codec::encode_into(&f(), out).map_err(|e| e.to_string());
+        frame::run_caught(out, 0, run) as u8
     }
 }
 
-fn error_bytes(out: &mut Vec<u8>, tag: u8, message: String) -> u8 {
-    out.clear();
-    out.extend_from_slice(message.as_bytes());
-    tag
-}
-
+/// The outcome a result of tag `tag` stands for (the tags are the frames').
 fn outcome(tag: u8, bytes: Vec<u8>) -> Result<Vec<u8>> {
-    match tag {
-        TAG_VALUE => Ok(bytes),
-        tag => Err(Error::new(
-            if tag == TAG_PANIC {
-                ErrorKind::TaskPanicked
-            } else {
-                ErrorKind::Serialization
-            },
-            String::from_utf8_lossy(&bytes).into_owned(),
-        )),
-    }
+    frame::outcome(tag, &bytes)?;
+    Ok(bytes)
 }
 
 struct Worker {
@@ -79,10 +53,7 @@ impl Worker {
 
     /// Kills the worker (if it still runs) and reaps it.
     fn kill(mut self) {
-        if self.watch.status().is_none() {
-            let _ = sys::kill(self.watch.pid(), libc::SIGKILL);
-            let _ = self.watch.wait_timeout(Duration::from_secs(5));
-        }
+        self.watch.kill_and_reap();
     }
 }
 
@@ -99,7 +70,7 @@ struct Roster {
 }
 
 /// The pool's persistent workers: at most `limit`, forked on demand.
-pub(super) struct Crew {
+pub(in crate::pool) struct Crew {
     owner: u32,
     limit: usize,
     /// A worker retires after this many tasks (`maxtasksperchild`).
@@ -112,7 +83,11 @@ pub(super) struct Crew {
 impl Crew {
     /// At most `limit` workers (0: none, every task forks), each retiring after
     /// `max_tasks` tasks if given.
-    pub(super) fn new(limit: usize, max_tasks: Option<usize>, children: Arc<Children>) -> Self {
+    pub(in crate::pool) fn new(
+        limit: usize,
+        max_tasks: Option<usize>,
+        children: Arc<Children>,
+    ) -> Self {
         Crew {
             owner: std::process::id(),
             limit,
@@ -133,16 +108,16 @@ impl Crew {
     }
 
     /// How many tasks ran on persistent workers so far.
-    pub(super) fn max_tasks(&self) -> Option<usize> {
+    pub(in crate::pool) fn max_tasks(&self) -> Option<usize> {
         self.max_tasks
     }
 
-    pub(super) fn fast_runs(&self) -> u64 {
+    pub(in crate::pool) fn fast_runs(&self) -> u64 {
         self.fast_runs.load(Ordering::Relaxed)
     }
 
     /// The PIDs of the persistent workers alive now.
-    pub(super) fn pids(&self) -> Vec<u32> {
+    pub(in crate::pool) fn pids(&self) -> Vec<u32> {
         let roster = self.roster();
         let mut pids: Vec<u32> = roster.idle.iter().map(|w| w.pid() as u32).collect();
         pids.extend(roster.busy.iter().map(|&p| p as u32));
@@ -150,18 +125,29 @@ impl Crew {
         pids
     }
 
-    /// Runs `f` on a persistent worker when it can; gives `f` back (`Err`) when the task
-    /// must take the fork path: `f` is not stateless, or no worker is free for it.
-    pub(super) fn try_apply<F, R>(&self, f: F) -> std::result::Result<Result<R>, F>
+    /// The call of a stateless `F` as the crew's workers run it; `None` when `F` is not
+    /// stateless (zero-sized, no drop glue).
+    pub(in crate::pool) fn call_of<F, R>() -> Option<ZstCall<F>>
+    where
+        F: FnOnce() -> R,
+        R: Serialize,
+    {
+        ZstCall::<F>::of::<R, EncodeOutcome>()
+    }
+
+    /// Runs `f` (whose call is `call`) on a persistent worker when one is free for it;
+    /// gives `f` back (`Err`) when none is: the task takes the fork path.
+    pub(in crate::pool) fn try_apply<F, R>(
+        &self,
+        call: ZstCall<F>,
+        f: F,
+    ) -> std::result::Result<Result<R>, F>
     where
         F: FnOnce() -> R,
         R: Serialize + DeserializeOwned,
     {
-        let Some(call) = ZstCall::<F>::of::<R, EncodeOutcome>() else {
-            return Err(f);
-        };
         if !self.is_owner() || self.limit == 0 {
-            return Err(f);
+            return Err(f); // the route never sends it here: a forked copy, or no crew
         }
         let Some(worker) = self.acquire(call.addr()) else {
             return Err(f);
@@ -223,8 +209,7 @@ impl Crew {
                 return (Err(error), false);
             }
             if crate::interrupt::happened_since(epoch) {
-                let _ = sys::kill(worker.watch.pid(), libc::SIGKILL);
-                let _ = worker.watch.wait_timeout(Duration::from_secs(5));
+                worker.watch.kill_and_reap();
                 return (Err(crate::interrupt::error()), false);
             }
         }
@@ -317,7 +302,7 @@ impl Crew {
 
     /// `terminate`: kills every worker (the running tasks fail as cancelled) and takes
     /// no more tasks.
-    pub(super) fn terminate(&self) {
+    pub(in crate::pool) fn terminate(&self) {
         if !self.is_owner() {
             return;
         }
@@ -337,7 +322,7 @@ impl Crew {
 
     /// The pool is going away and nothing is in flight: idle workers are told to leave
     /// and reaped (killed if they do not leave within a second).
-    pub(super) fn shutdown(&self) {
+    pub(in crate::pool) fn shutdown(&self) {
         if !self.is_owner() {
             return;
         }
@@ -351,12 +336,7 @@ impl Crew {
             worker.slot.stop();
         }
         for mut worker in idle.into_iter().chain(retired) {
-            if !matches!(
-                worker.watch.wait_timeout(Duration::from_secs(1)),
-                Ok(Some(_))
-            ) {
-                worker.kill();
-            }
+            worker.watch.reap_or_kill(Duration::from_secs(1));
         }
     }
 }

@@ -16,24 +16,20 @@
 //!
 //! Protocol on each child's socket: parent → child one message per chunk (the supply's:
 //! an 8-byte chunk number for forked children), or a shutdown of the parent's write side
-//! for "no more"; child → parent one frame per chunk, as in [`super::children`]
-//! (`[u64 length][u8 tag][payload]`).
+//! for "no more"; child → parent one frame per chunk (`super::frame`).
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{MsgFlags, send};
 
-use super::children::{
-    CHECK_EVERY, Children, HEADER, cancelled, reap_after_eof, tagged_outcome, worker_died,
-};
-use super::map_crew::ResultSlots;
-use crate::sys::{self, ChildWatch, ExitStatus, LoadedCode};
+use super::children::{Children, cancelled, reap_after_eof, worker_died};
+use super::frame::{self, FrameReader, Tag};
+use super::result_slots::ResultSlots;
+use crate::sys::{self, CHECK_EVERY, ChildWatch, ExitStatus, LoadedCode};
 use crate::{Result, interrupt};
 
 /// What a child runs for chunk `i`: appends the chunk's encoded results to the buffer,
@@ -60,21 +56,14 @@ pub(crate) struct Member {
     /// Where the child may leave a frame's payload instead of sending it (persistent
     /// workers only).
     pub(super) slots: Option<ResultSlots>,
-    /// The header of the frame being received, and how much of it arrived.
-    header: [u8; HEADER],
-    header_len: usize,
-    /// The payload received so far (its capacity reserved from the header's length). The
-    /// same buffer serves every frame: a fresh one per frame would fault its pages in
-    /// again each time (copy-on-write pages after the fork, or pages the allocator gave
-    /// back to the system in between).
-    payload: Vec<u8>,
+    /// The frames it sends, as they arrive.
+    reader: FrameReader,
     /// The chunks it was given and has not answered yet, in the order it runs them: the
     /// first is running, a second (if any) waits in its socket so that it never idles.
     holding: VecDeque<usize>,
     /// Messages not yet taken by the socket (it is non-blocking: a blocked send could
     /// wait on a child that is itself blocked sending to us).
     outbox: Vec<u8>,
-    eof: bool,
 }
 
 impl Member {
@@ -89,76 +78,28 @@ impl Member {
             socket,
             code,
             slots,
-            header: [0; HEADER],
-            header_len: 0,
-            payload: Vec::new(),
+            reader: FrameReader::default(),
             holding: VecDeque::new(),
             outbox: Vec::new(),
-            eof: false,
         }
     }
 
-    fn payload_len(&self) -> Option<usize> {
-        if self.header_len < HEADER {
-            return None;
-        }
-        let len = u64::from_le_bytes(self.header[..8].try_into().ok()?);
-        usize::try_from(len).ok()
-    }
-
-    /// Reads what is available without blocking, straight into the payload's buffer.
+    /// Reads what is available without blocking.
     fn drain(&mut self) {
-        loop {
-            let Some(len) = self.payload_len() else {
-                match (&self.socket).read(&mut self.header[self.header_len..]) {
-                    Ok(0) => self.eof = true,
-                    Ok(n) => {
-                        self.header_len += n;
-                        if let Some(len) = self.payload_len() {
-                            // Room for all of it at once, unless the length is absurd.
-                            self.payload.clear();
-                            self.payload.reserve(len.min(1 << 30));
-                        }
-                        continue;
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(_) => {} // WouldBlock, or a reset: the next check decides
-                }
-                return;
-            };
-            let missing = len - self.payload.len();
-            if missing == 0 {
-                return;
-            }
-            match (&self.socket)
-                .take(missing as u64)
-                .read_to_end(&mut self.payload)
-            {
-                // Short of the limit without an error: end of file.
-                Ok(_) if self.payload.len() < len => self.eof = true,
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => {} // WouldBlock (what came is kept), or a reset
-            }
-            return;
-        }
+        self.reader.drain(&self.socket);
     }
 
-    /// The tag of the held chunk's frame, if all of it has arrived (its payload is in
-    /// `payload` until the next frame starts).
+    /// The tag of the held chunk's frame, if all of it has arrived (its payload is the
+    /// reader's until the next frame starts).
     fn take_frame(&mut self) -> Option<u8> {
-        if self.payload_len()? != self.payload.len() {
-            return None;
-        }
-        self.header_len = 0;
-        Some(self.header[8])
+        self.reader.take()
     }
 
     /// The outcome of the frame just taken (with tag `tag`): its payload, read in place.
     fn outcome(&self, tag: u8) -> Result<&[u8]> {
         match &self.slots {
-            Some(slots) if tag == ResultSlots::TAG => slots.payload(&self.payload),
-            _ => tagged_outcome(tag, &self.payload),
+            Some(slots) if tag == Tag::InSlot as u8 => slots.payload(self.reader.payload()),
+            _ => frame::outcome(tag, self.reader.payload()),
         }
     }
 
@@ -223,8 +164,7 @@ struct Crew<'c> {
 impl Drop for Crew<'_> {
     fn drop(&mut self) {
         for mut m in self.members.drain(..) {
-            let _ = sys::kill(m.child.pid(), libc::SIGKILL);
-            let _ = m.child.wait_timeout(Duration::from_secs(5));
+            m.child.kill_and_reap();
             self.children.unregister(m.child.pid());
         }
     }
@@ -258,10 +198,8 @@ pub(crate) fn run_chunks(
     };
     loop {
         if interrupt::happened_since(epoch) {
-            for m in crew.members.drain(..) {
-                let mut m = m;
-                let _ = sys::kill(m.child.pid(), libc::SIGKILL);
-                let _ = m.child.wait_timeout(Duration::from_secs(5));
+            for mut m in crew.members.drain(..) {
+                m.child.kill_and_reap();
                 children.unregister(m.child.pid());
                 for i in m.holding {
                     on_outcome(i, Err(interrupt::error()));
@@ -318,7 +256,7 @@ pub(crate) fn run_chunks(
                 Ok(status) => status,
                 Err(_) => Some(ExitStatus(-libc::SIGKILL)), // cannot wait: treat as gone
             };
-            if status.is_none() && !m.eof {
+            if status.is_none() && !m.reader.eof() {
                 k += 1;
                 continue;
             }
@@ -436,34 +374,7 @@ fn answer(
     frame: &mut Vec<u8>,
     run: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), String>,
 ) -> bool {
-    fill_frame(frame, run);
+    frame::fill(frame, run);
     let mut socket = socket;
     socket.write_all(frame).is_ok()
-}
-
-/// In a child: runs one chunk into `frame` (`[u64 length][u8 tag][payload]`): the encoded
-/// results (tag 0), a panic's message (1) or an encoding error's (2).
-pub(super) fn fill_frame(
-    frame: &mut Vec<u8>,
-    run: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), String>,
-) {
-    frame.clear();
-    frame.resize(HEADER, 0);
-    let tag = match catch_unwind(AssertUnwindSafe(|| run(frame))) {
-        Ok(Ok(())) => 0u8,
-        Ok(Err(message)) => {
-            frame.truncate(HEADER);
-            frame.extend_from_slice(message.as_bytes());
-            2
-        }
-        Err(payload) => {
-            let message = crate::error::panic_message(&*payload);
-            frame.truncate(HEADER);
-            frame.extend_from_slice(format!("task panicked: {message}").as_bytes());
-            1
-        }
-    };
-    let len = (frame.len() - HEADER) as u64;
-    frame[..8].copy_from_slice(&len.to_le_bytes());
-    frame[8] = tag;
 }

@@ -10,7 +10,7 @@
 //! numbers, sent as their bytes. The chunk's message is `[u64 address of the chunk call]
 //! [u64 length][the items' bytes]`; the answer is a frame, as from a forked child (see
 //! `super::chunk_workers`, which runs the call), except that encoded results up to
-//! [`SLOT`] bytes are left in one of the worker's [`ResultSlots`] and only their place is
+//! [`SLOT`](super::result_slots::SLOT) bytes are left in one of the worker's [`ResultSlots`] and only their place is
 //! sent: the parent decodes them where they are, and neither side copies them through
 //! the kernel.
 
@@ -19,66 +19,12 @@ use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::children::{Children, HEADER};
-use super::chunk_workers::{Member, Supply, fill_frame};
-use crate::sys::{self, ChildWatch, LoadedCode, SharedRegion};
-use crate::{Error, ErrorKind, Result};
-
-/// The size of one result slot.
-const SLOT: usize = 1 << 20;
-/// Slots per worker: a worker holds at most two chunks (one running, one queued), and the
-/// parent decodes a frame before it gives the chunk after those two, so the slot of the
-/// frame being decoded is never the one being written.
-const SLOTS: usize = 3;
-
-/// A persistent worker's result slots: shared memory mapped before its fork.
-#[derive(Debug, Clone)]
-pub(crate) struct ResultSlots(Arc<SharedRegion>);
-
-impl ResultSlots {
-    /// The tag of a frame whose payload is `[u64 slot][u64 length]`: the results are in
-    /// that slot.
-    pub(super) const TAG: u8 = 3;
-
-    fn new() -> Result<Self> {
-        Ok(ResultSlots(Arc::new(SharedRegion::new(SLOT * SLOTS)?)))
-    }
-
-    /// In the worker: puts the finished frame's payload in slot `n % SLOTS` and turns the
-    /// frame into a notice of it, if it holds results that fit.
-    fn stash(&self, frame: &mut Vec<u8>, n: u64) {
-        let len = frame.len() - HEADER;
-        if frame[8] != 0 || len > SLOT {
-            return; // sent whole: an error message, or results too big for a slot
-        }
-        let slot = n % SLOTS as u64;
-        self.0.write_bytes(slot as usize * SLOT, &frame[HEADER..]);
-        frame.truncate(HEADER);
-        frame.extend_from_slice(&slot.to_le_bytes());
-        frame.extend_from_slice(&(len as u64).to_le_bytes());
-        frame[..8].copy_from_slice(&16u64.to_le_bytes());
-        frame[8] = Self::TAG;
-    }
-
-    /// In the parent: the results a notice points to, read in place.
-    pub(super) fn payload(&self, notice: &[u8]) -> Result<&[u8]> {
-        let word = |i: usize| {
-            notice
-                .get(i * 8..i * 8 + 8)
-                .and_then(|b| b.try_into().ok())
-                .map(u64::from_le_bytes)
-        };
-        match (word(0), word(1)) {
-            (Some(slot), Some(len)) if (slot as usize) < SLOTS && len as usize <= SLOT => {
-                Ok(self.0.bytes(slot as usize * SLOT, len as usize))
-            }
-            _ => Err(Error::new(
-                ErrorKind::Serialization,
-                "a pool worker sent a malformed notice of its results",
-            )),
-        }
-    }
-}
+use super::children::Children;
+use super::chunk_workers::{Member, Supply};
+use super::frame;
+use super::result_slots::ResultSlots;
+use crate::Result;
+use crate::sys::{self, ChildWatch, LoadedCode};
 
 /// A pool's persistent `map` workers, idle between calls.
 #[derive(Debug)]
@@ -142,10 +88,7 @@ impl MapCrew {
     }
 
     fn reap(&self, mut worker: IdleWorker, kill_after: Duration) {
-        if !matches!(worker.child.wait_timeout(kill_after), Ok(Some(_))) {
-            let _ = sys::kill(worker.child.pid(), libc::SIGKILL);
-            let _ = worker.child.wait_timeout(Duration::from_secs(5));
-        }
+        worker.child.reap_or_kill(kill_after);
         self.children.unregister(worker.child.pid());
     }
 
@@ -169,9 +112,9 @@ impl MapCrew {
         if !self.is_owner() {
             return;
         }
-        for worker in std::mem::take(&mut *self.idle()) {
-            let _ = sys::kill(worker.child.pid(), libc::SIGKILL);
-            self.reap(worker, Duration::from_secs(5));
+        for mut worker in std::mem::take(&mut *self.idle()) {
+            worker.child.kill_and_reap();
+            self.children.unregister(worker.child.pid());
         }
     }
 }
@@ -330,7 +273,7 @@ fn serve(socket: &UnixStream, slots: &ResultSlots) -> i32 {
             return 1;
         }
         // The pool gives a chunk to a worker only if its code snapshot has `addr`.
-        fill_frame(&mut frame, |out| sys::run_posted_chunk(addr, &items, out));
+        frame::fill(&mut frame, |out| sys::run_posted_chunk(addr, &items, out));
         slots.stash(&mut frame, n);
         if (&*socket).write_all(&frame).is_err() {
             return 1;
