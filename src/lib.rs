@@ -99,6 +99,10 @@
 //! println!("{table}");
 //! ```
 
+// `unsafe` lives in `sys` only (its wrappers say why each use is sound); the compiler
+// holds the rest of the crate to that.
+#![deny(unsafe_code)]
+
 pub mod display;
 mod error;
 pub mod interrupt;
@@ -115,6 +119,7 @@ mod runtime;
 mod shared;
 mod star;
 mod sync;
+#[allow(unsafe_code)]
 mod sys;
 mod table;
 pub mod timing;

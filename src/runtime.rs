@@ -7,14 +7,16 @@
 //! use, in each forked child.
 
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::sys::Leaked;
 
 /// Set in a forked child (see [`after_fork_in_child`]): from then on the global pool is off limits.
 static IN_FORKED_CHILD: AtomicBool = AtomicBool::new(false);
 
-/// The private pool of a forked child. Atomics, not a mutex: a mutex copied by `fork` while
-/// another thread held it would stay locked forever in the child.
-static CHILD_POOL: AtomicPtr<rayon::ThreadPool> = AtomicPtr::new(ptr::null_mut());
+/// The private pool of a forked child. An atomic pointer, not a mutex: a mutex copied by
+/// `fork` while another thread held it would stay locked forever in the child.
+static CHILD_POOL: Leaked<rayon::ThreadPool> = Leaked::new();
 
 /// Which copy of this crate's code is running: a program has one. evcxr links each notebook
 /// cell's library with its own copy of every dependency, statics and thread-locals included,
@@ -38,29 +40,12 @@ pub(crate) fn install<R: Send>(op: impl FnOnce() -> R + Send) -> R {
 
 /// The forked child's own pool, built the first time it is needed.
 fn child_pool() -> &'static rayon::ThreadPool {
-    let current = CHILD_POOL.load(Ordering::Acquire);
-    if !current.is_null() {
-        // SAFETY: non-null values stored here come from `Box::leak` below and are never freed.
-        return unsafe { &*current };
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .thread_name(|i| format!("paralelo-child-{i}"))
-        .build()
-        .expect("paralelo: could not start threads in a forked child");
-    let fresh: *mut rayon::ThreadPool = Box::leak(Box::new(pool));
-    match CHILD_POOL.compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
-        Ok(_) => {
-            // SAFETY: `fresh` was leaked just above and is never freed.
-            unsafe { &*fresh }
-        }
-        Err(winner) => {
-            // Another thread of this child built one first: use it, drop ours.
-            // SAFETY: `fresh` came from `Box::leak` above and was never shared.
-            drop(unsafe { Box::from_raw(fresh) });
-            // SAFETY: as above, stored values are leaked and never freed.
-            unsafe { &*winner }
-        }
-    }
+    CHILD_POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("paralelo-child-{i}"))
+            .build()
+            .expect("paralelo: could not start threads in a forked child")
+    })
 }
 
 /// Marks this process as a forked child. The process backend calls it right after `fork`,
@@ -70,5 +55,5 @@ pub(crate) fn after_fork_in_child() {
     IN_FORKED_CHILD.store(true, Ordering::Release);
     // A pool inherited from the parent (a grandchild's case) has no threads here. It is
     // forgotten, never dropped: dropping would signal threads that do not exist.
-    CHILD_POOL.store(ptr::null_mut(), Ordering::Release);
+    CHILD_POOL.forget();
 }

@@ -20,8 +20,8 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::holders::alive;
 use crate::Result;
+use crate::sys::alive;
 use crate::sys::{SharedRegion, current_pid};
 
 const SIZE: usize = 4096;

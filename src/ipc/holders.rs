@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicIsize, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::Result;
-use crate::sys::{PerProcess, SharedRegion};
+use crate::sys::{PerProcess, SharedRegion, alive};
 
 const PENDING: usize = 0;
 const OVERFLOW: usize = 8;
@@ -54,22 +54,6 @@ fn register(region: &SharedRegion, pid: u32) {
         }
     }
     region.u64_at(OVERFLOW).store(1, Ordering::SeqCst);
-}
-
-/// True while `pid` runs (a zombie has ended: it only waits to be reaped).
-pub(crate) fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !matches!(
-            stat.rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .chars()
-                .next(),
-            Some('Z' | 'X')
-        ),
-        Err(_) => false,
-    }
 }
 
 /// One queue's holder table, and this process's count of its handles.

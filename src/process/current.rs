@@ -1,16 +1,15 @@
 //! `current_process()`: the name and PID of the process running the code.
 
-use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use crate::sys::Leaked;
 
 /// The name every program starts with, as in Python.
 pub(crate) const MAIN_PROCESS_NAME: &str = "MainProcess";
 
-/// The current process's name; null means "MainProcess". A forked child sets its own right
-/// after `fork` (see `set_current_name`), before it runs any user code. An atomic, not a
-/// mutex: a mutex copied by `fork` while another thread held it would stay locked forever
-/// in the child.
-static CURRENT_NAME: AtomicPtr<String> = AtomicPtr::new(ptr::null_mut());
+/// The current process's name; empty means "MainProcess". A forked child sets its own right
+/// after `fork` (see `set_current_name`), before it runs any user code. An atomic pointer,
+/// not a mutex: a mutex copied by `fork` while another thread held it would stay locked
+/// forever in the child.
+static CURRENT_NAME: Leaked<String> = Leaked::new();
 
 /// Who is running this code: the process's name and PID.
 ///
@@ -81,12 +80,9 @@ pub fn current_process() -> ProcessInfo {
 pub(crate) fn set_current_name(name: &str) {
     // The previous name (one per fork, a few bytes) is leaked: a reader on another thread
     // may still hold it, and names are never freed.
-    let fresh: *mut String = Box::leak(Box::new(name.to_owned()));
-    CURRENT_NAME.store(fresh, Ordering::Release);
+    CURRENT_NAME.set(name.to_owned());
 }
 
 fn current_name() -> Option<&'static str> {
-    let name = CURRENT_NAME.load(Ordering::Acquire);
-    // SAFETY: non-null values stored here come from `Box::leak` and are never freed.
-    (!name.is_null()).then(|| unsafe { (*name).as_str() })
+    CURRENT_NAME.get().map(String::as_str)
 }

@@ -319,7 +319,7 @@ impl Process {
     /// ```
     pub fn is_alive(&self) -> bool {
         if self.elsewhere() {
-            return crate::ipc::holders::alive(self.pid.load(Ordering::Acquire));
+            return crate::sys::alive(self.pid.load(Ordering::Acquire));
         }
         self.with_child(|child| Ok(child.try_wait()?.is_none()))
             .unwrap_or(false)

@@ -22,6 +22,7 @@ mod event_count;
 mod fork;
 mod futex;
 mod hangup;
+mod leaked;
 mod loaded;
 mod per_process;
 mod plain_call;
@@ -39,6 +40,7 @@ pub(crate) use fork::{
     close_inherited_fds, fork_run, fork_run_detached, keep_only_fd, kill, trim_heap,
 };
 pub(crate) use hangup::peer_closed;
+pub(crate) use leaked::Leaked;
 pub(crate) use loaded::LoadedCode;
 pub(crate) use per_process::{PerProcess, current_pid, forget_pid};
 pub(crate) use plain_call::{EncodeResults, PlainCall, plain_bytes, run_posted_chunk};
@@ -47,5 +49,5 @@ pub(crate) use pmutex::{RawCondvar, RawMutex, Relock};
 pub(crate) use rank_call::{RankCall, RankFinish, run_rank_call};
 pub(crate) use shm::SharedRegion;
 pub(crate) use task_slot::TaskSlot;
-pub(crate) use wait::{CHECK_EVERY, ChildWatch, ExitStatus, wait_exit_event};
+pub(crate) use wait::{CHECK_EVERY, ChildWatch, ExitStatus, alive, wait_exit_event};
 pub(crate) use zst_call::{Finish, ZstCall};

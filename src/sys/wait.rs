@@ -170,3 +170,20 @@ fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
     // SAFETY: `fd` is a descriptor just returned to us and owned by nobody else.
     Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
+
+/// True while `pid` runs (a zombie has ended: it only waits to be reaped), from
+/// `/proc/PID/stat`: works for any process, not only our children.
+pub(crate) fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !matches!(
+            stat.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .chars()
+                .next(),
+            Some('Z' | 'X')
+        ),
+        Err(_) => false,
+    }
+}
