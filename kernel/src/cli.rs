@@ -94,7 +94,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         // Files the kernel writes (its build cache, evcxr's sources) are the user's only.
         // SAFETY: umask(2) only sets the process's file mode mask; it cannot fail.
         unsafe { libc::umask(0o077) };
-        let _slot = crate::engine::prepare_environment()?;
+        let _slot = crate::cache::prepare_environment()?;
         crate::server::serve(&file)?;
         return Ok(ExitCode::SUCCESS);
     }

@@ -6,6 +6,7 @@
 //! That is why it must be the very first call of `main` (without it the kernel would
 //! start kernels recursively).
 
+mod cache;
 mod claims;
 mod cli;
 mod completeness;
@@ -15,6 +16,7 @@ mod history;
 mod install;
 mod magics;
 mod message;
+mod output;
 mod panics;
 mod runner;
 mod server;

@@ -19,8 +19,9 @@ use zeromq::{RouterRecvHalf, RouterSendHalf};
 
 use crate::completeness::is_complete;
 use crate::connection::{ConnectionInfo, Sockets, frames_of, message_of};
-use crate::engine::{CellError, CellValue, EngineConfig, Output};
+use crate::engine::EngineConfig;
 use crate::message::{Message, Signer};
+use crate::output::{CellError, CellValue, Output};
 use crate::worker::{Job, Worker};
 
 /// The longest a shell `kernel_info_request` waits for the engine to start.

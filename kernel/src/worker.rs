@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::engine::{CellError, CellValue, Engine, EngineConfig, Output, Sink};
+use crate::engine::{Engine, EngineConfig};
+use crate::output::{CellError, CellValue, Output, Sink};
 
 /// Reads a line for a running cell: (prompt, password) → line.
 pub(crate) type InputFn = Arc<dyn Fn(&str, bool) -> String + Send + Sync>;

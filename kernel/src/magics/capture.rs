@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use super::Call;
-use crate::engine::{CellError, CellValue, Output, Sink};
+use crate::output::{CellError, CellValue, Output, Sink};
 
 /// The type of the NAME variable, defined in the session.
 const CAPTURED_IO: &str = r#"mod __paralelo_capture {

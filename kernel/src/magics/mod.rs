@@ -17,7 +17,8 @@ mod time;
 
 use serde_json::{Map, Value};
 
-use crate::engine::{CellError, CellSource, CellValue, Engine, InputReader, Output, Sink};
+use crate::engine::{CellSource, Engine, InputReader};
+use crate::output::{CellError, CellValue, Output, Sink};
 
 /// Whether a magic takes one line (`%name`) or the whole cell (`%%name`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,7 +23,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{Call, Kind, Magic};
-use crate::engine::{CellError, CellValue, EngineConfig, Output, Sink, cache_root};
+use crate::cache::cache_root;
+use crate::engine::EngineConfig;
+use crate::output::{CellError, CellValue, Output, Sink};
 
 /// The registry's entry (`MAGICS` in `mod.rs`).
 pub(super) const MAGIC: Magic = Magic {

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::Call;
-use crate::engine::{CellError, CellValue};
+use crate::output::{CellError, CellValue};
 
 /// The variables whose type is one of `args` (all when `args` is empty).
 fn selected(call: &Call<'_>) -> Result<Vec<(String, String)>, CellError> {

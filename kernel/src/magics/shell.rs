@@ -17,7 +17,8 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 use super::Call;
-use crate::engine::{CellError, CellValue, DISPLAY_ENV, Engine, Output, Sink};
+use crate::engine::Engine;
+use crate::output::{CellError, CellValue, DISPLAY_ENV, Output, Sink};
 
 /// How a shell command ended.
 enum Exit {

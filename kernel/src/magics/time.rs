@@ -22,7 +22,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::Call;
 use super::statements::{self, Kind, Statement};
-use crate::engine::{CellError, CellSource, CellValue, Output, Sink};
+use crate::engine::CellSource;
+use crate::output::{CellError, CellValue, Output, Sink};
 
 /// IPython prints `Compiler : …` when compiling took longer than this.
 const COMPILER_LINE_THRESHOLD: f64 = 0.1;

@@ -16,7 +16,8 @@ use super::sanitize::{PidContext, Sanitizer, last_pid};
 use super::store::{self, CellToStore, StoreCheck, Verdict};
 use super::supervisor::{StartError, Stopped, Supervisor};
 use super::{parameters, tags};
-use crate::engine::{CellError, EngineConfig};
+use crate::engine::EngineConfig;
+use crate::output::CellError;
 
 /// A notebook read, checked and given its parameters, ready to run.
 pub(crate) struct Prepared {
@@ -95,7 +96,7 @@ pub(crate) fn run_notebook(path: &Path, options: &RunOptions, slot: &str) -> Not
         options,
         sanitizer,
         engine: None,
-        checks: store::checks(),
+        checks: super::lesson_checks::checks(),
         execution_count: 0,
         stop: None,
         report: NotebookReport::new(&name),

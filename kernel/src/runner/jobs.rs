@@ -351,7 +351,7 @@ pub(crate) fn run_job(job_file: &Path) -> anyhow::Result<()> {
     if unsafe { libc::getppid() } as u32 != job.parent {
         anyhow::bail!("the run that started this job is gone");
     }
-    let slot = crate::engine::prepare_environment()?;
+    let slot = crate::cache::prepare_environment()?;
     let slot_name = slot
         .dir
         .file_name()

@@ -6,6 +6,12 @@
 use super::store::{CellToStore, StoreCheck, Verdict};
 use crate::claims;
 
+/// The checks in force, asked in order; the first answer other than [`Verdict::Store`]
+/// decides.
+pub(crate) fn checks() -> Vec<Box<dyn StoreCheck>> {
+    vec![Box::new(BusyMachine), Box::new(Claims)]
+}
+
 /// A `timing` cell whose rows (or `%%time` lines) say other programs took the CPUs.
 pub(crate) struct BusyMachine;
 

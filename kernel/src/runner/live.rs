@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value};
 
 use super::outputs::text_of;
-use crate::engine::{Output, Sink};
+use crate::output::{Output, Sink};
 
 #[derive(Default)]
 struct State {

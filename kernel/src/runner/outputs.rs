@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::notebook::source_text;
 use super::sanitize::{PidContext, Sanitizer};
-use crate::engine::{CellError, Output};
+use crate::output::{CellError, Output};
 
 /// Text as nbformat stores it: a list of lines, each keeping its newline.
 pub(crate) fn lines(text: &str) -> Value {

@@ -4,7 +4,7 @@
 //! A check sees the cell (its metadata, such as `{"paralelo": {"claims": [...]}}`, and
 //! source), its fresh and stored outputs and how it ran, and answers with a [`Verdict`].
 //! To add one: implement [`StoreCheck`] in a file of its own beside this one and list it in
-//! [`checks`]. Listed: `lesson_checks::BusyMachine` (a `timing` cell measured on a busy
+//! `lesson_checks::checks`. Listed: `lesson_checks::BusyMachine` (a `timing` cell measured on a busy
 //! machine is run again) and `lesson_checks::Claims` (the cell's declared claims hold).
 
 use serde_json::Value;
@@ -42,15 +42,6 @@ pub(crate) enum Verdict {
 pub(crate) trait StoreCheck {
     /// Its answer for `cell`.
     fn check(&self, cell: &CellToStore<'_>) -> Verdict;
-}
-
-/// The checks in force, asked in order; the first answer other than [`Verdict::Store`]
-/// decides.
-pub(crate) fn checks() -> Vec<Box<dyn StoreCheck>> {
-    vec![
-        Box::new(super::lesson_checks::BusyMachine),
-        Box::new(super::lesson_checks::Claims),
-    ]
 }
 
 /// How many times a cell is run again when a check answers [`Verdict::Retry`].

@@ -12,7 +12,8 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::engine::{CellError, CellValue, Engine, EngineConfig, Sink};
+use crate::engine::{Engine, EngineConfig};
+use crate::output::{CellError, CellValue, Sink};
 
 /// How long a killed cell's engine may take to restart its runtime and answer.
 pub(crate) const RECOVERY: Duration = Duration::from_secs(60);
