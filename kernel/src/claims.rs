@@ -24,8 +24,7 @@
 //! empty (and fail with [`busy_message`] if the machine stays busy), then
 //! [`check_claims`] before storing it.
 
-// Pure functions for `run --inplace` (kernel/src/notebook.rs), which calls them once wired.
-#![cfg_attr(not(test), allow(dead_code))]
+// Pure functions over a cell's outputs; `run --inplace` calls them from kernel/src/runner/lesson_checks.rs.
 
 use serde_json::Value;
 
