@@ -79,7 +79,7 @@ impl Pool<Threads> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::PoolClosed`] / [`ErrorKind::PoolTerminated`] when the pool takes no work.
+    /// [`ErrorKind::PoolClosed`](crate::ErrorKind::PoolClosed) / [`ErrorKind::PoolTerminated`](crate::ErrorKind::PoolTerminated) when the pool takes no work.
     pub fn imap<I, F, R>(&self, f: F, items: I) -> Result<Imap<'_, R>>
     where
         I: IntoIterator,
@@ -112,7 +112,7 @@ impl Pool<Threads> {
     ///
     /// # Errors
     ///
-    /// As [`imap`](Self::imap); [`ErrorKind::InvalidArgument`] for a chunk size of 0.
+    /// As [`imap`](Self::imap); [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) for a chunk size of 0.
     pub fn imap_with_chunksize<I, F, R>(
         &self,
         f: F,

@@ -35,7 +35,7 @@ pub struct CpuTimes {
     pub system: Duration,
     /// User time of child processes: those that ended and were waited for, and those
     /// still alive (a process pool's persistent workers) with their own descendants, alive
-    /// or reaped. On rank 0 of an MPI job ([`crate::mpi::init`]), the ranks running on this
+    /// or reaped. On rank 0 of an MPI job (`paralelo::mpi::init`, feature `mpi`), the ranks running on this
     /// machine count as children too: they do this process's work on its CPUs, so a
     /// measurement of a map over them shows their CPU time and does not take it for other
     /// programs'.

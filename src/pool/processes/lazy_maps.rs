@@ -43,8 +43,8 @@ impl Pool<Processes> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::PoolClosed`] / [`ErrorKind::PoolTerminated`] when the pool takes no
-    /// work; after a `terminate`, the iteration ends with an [`ErrorKind::Cancelled`] item.
+    /// [`ErrorKind::PoolClosed`](crate::ErrorKind::PoolClosed) / [`ErrorKind::PoolTerminated`](crate::ErrorKind::PoolTerminated) when the pool takes no
+    /// work; after a `terminate`, the iteration ends with an [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled) item.
     pub fn imap<I, F, R>(&self, f: F, items: I) -> Result<ProcessImap<'_, R>>
     where
         I: IntoIterator,
@@ -102,7 +102,7 @@ impl Pool<Processes> {
     ///
     /// # Errors
     ///
-    /// As [`imap`](Self::imap); [`ErrorKind::InvalidArgument`] for a chunk size of 0.
+    /// As [`imap`](Self::imap); [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) for a chunk size of 0.
     pub fn imap_with_chunksize<I, F, R>(
         &self,
         f: F,
