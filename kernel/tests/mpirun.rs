@@ -25,6 +25,35 @@ fn assert_ok(reply: &Value, msgs: &[Value]) {
     assert_eq!(reply["content"]["status"], "ok", "{reply} {msgs:#?}");
 }
 
+/// Sends a `%%mpirun -n RANKS` cell that prints `started` and sleeps for an hour, and
+/// returns its msg_id once rank 0's line has arrived on iopub.
+async fn start_sleeping_program(k: &mut Kernel, ranks: usize) -> String {
+    let code = format!(
+        "%%mpirun -n {ranks}\nprintln!(\"started\");\n\
+         std::thread::sleep(std::time::Duration::from_secs(3600));"
+    );
+    let id = k
+        .send_shell(
+            "execute_request",
+            json!({ "code": code, "silent": false, "store_history": true,
+                    "user_expressions": {}, "allow_stdin": false, "stop_on_error": true }),
+        )
+        .await;
+    let give_up = Instant::now() + TIMEOUT;
+    loop {
+        assert!(Instant::now() < give_up, "the program never printed");
+        if let Some(msg) = k.iopub_msg(Duration::from_secs(1)).await
+            && msg["parent_header"]["msg_id"] == id
+            && msg["msg_type"] == "stream"
+            && msg["content"]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("[stdout:0] started"))
+        {
+            return id;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cell_runs_on_every_rank_as_a_program() {
     if !have_mpirun() {
@@ -102,32 +131,9 @@ async fn an_interrupt_stops_the_program_and_keeps_the_session() {
     let mut k = Kernel::start().await;
     let (reply, msgs) = k.execute("let kept = 41u64;").await;
     assert_ok(&reply, &msgs);
-    let id = k
-        .send_shell(
-            "execute_request",
-            json!({ "code": "%%mpirun -n 2\nprintln!(\"started\");\n\
-                             std::thread::sleep(std::time::Duration::from_secs(3600));",
-                    "silent": false, "store_history": true, "user_expressions": {},
-                    "allow_stdin": false, "stop_on_error": true }),
-        )
-        .await;
     // Interrupt once the program runs (its first line is out); it would sleep for an hour,
     // so a reply at all says the interrupt stopped it.
-    let give_up = Instant::now() + TIMEOUT;
-    loop {
-        assert!(Instant::now() < give_up, "the program never printed");
-        let Some(msg) = k.iopub_msg(Duration::from_secs(1)).await else {
-            continue;
-        };
-        if msg["parent_header"]["msg_id"] == id
-            && msg["msg_type"] == "stream"
-            && msg["content"]["text"]
-                .as_str()
-                .is_some_and(|t| t.contains("[stdout:0] started"))
-        {
-            break;
-        }
-    }
+    let id = start_sleeping_program(&mut k, 2).await;
     k.send_control("interrupt_request", json!({})).await;
     assert_eq!(k.control_reply(TIMEOUT).await["content"]["status"], "ok");
     let reply = k.shell_reply(TIMEOUT).await;
@@ -156,27 +162,7 @@ async fn a_killed_kernel_leaves_no_rank_behind() {
     let exe = common::shared_cache()
         .join("mpirun-cell/bin")
         .join(format!("cell-{}", k.child.id()));
-    let id = k
-        .send_shell(
-            "execute_request",
-            json!({ "code": "%%mpirun -n 3\nprintln!(\"started\");\n\
-                             std::thread::sleep(std::time::Duration::from_secs(3600));",
-                    "silent": false, "store_history": true, "user_expressions": {},
-                    "allow_stdin": false, "stop_on_error": true }),
-        )
-        .await;
-    let give_up = Instant::now() + TIMEOUT;
-    loop {
-        assert!(Instant::now() < give_up, "the program never printed");
-        if let Some(msg) = k.iopub_msg(Duration::from_secs(1)).await
-            && msg["parent_header"]["msg_id"] == id
-            && msg["content"]["text"]
-                .as_str()
-                .is_some_and(|t| t.contains("[stdout:0] started"))
-        {
-            break;
-        }
-    }
+    start_sleeping_program(&mut k, 3).await;
     assert_eq!(running(&exe).len(), 3, "three ranks of {}", exe.display());
     k.child.kill().unwrap();
     k.child.wait().unwrap();
