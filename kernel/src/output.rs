@@ -57,3 +57,16 @@ impl CellError {
 
 /// The value of a cell (mime type → content), empty when it has none.
 pub(crate) type CellValue = Map<String, Value>;
+
+/// The plain text of a pager bundle, ending with a newline.
+pub(crate) fn page_text(data: &serde_json::Map<String, Value>) -> String {
+    let mut text = data
+        .get("text/plain")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}

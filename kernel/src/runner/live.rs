@@ -101,7 +101,7 @@ impl Live {
                     }
                 }
             }
-            Output::Page { data } => print_line(&crate::server::page_text(data)),
+            Output::Page { data } => print_line(&crate::output::page_text(data)),
             Output::Clear { .. } => {}
         }
         state.outputs.push(output);

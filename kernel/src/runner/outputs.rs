@@ -105,7 +105,7 @@ pub(crate) fn to_nbformat(
             }
             // The pager has no place in a notebook file: its text is kept as stdout, as a
             // terminal frontend shows it.
-            Output::Page { data } => acc.stream("stdout", crate::server::page_text(&data)),
+            Output::Page { data } => acc.stream("stdout", crate::output::page_text(&data)),
             Output::Clear { wait } => {
                 if wait {
                     acc.clear_pending = true;

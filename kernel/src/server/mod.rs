@@ -3,7 +3,11 @@
 //!
 //! The evcxr engine lives on its own thread ([`crate::worker`]); the shell task hands it
 //! jobs and waits, while the control task stays free to answer `interrupt_request` and
-//! `shutdown_request` during a long cell.
+//! `shutdown_request` during a long cell. The execute flow is in [`execute`], the reply
+//! contents that need no session in [`content`].
+
+mod content;
+mod execute;
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -21,8 +25,8 @@ use crate::completeness::is_complete;
 use crate::connection::{ConnectionInfo, Sockets, frames_of, message_of};
 use crate::engine::EngineConfig;
 use crate::message::{Message, Signer};
-use crate::output::{CellError, CellValue, Output};
 use crate::worker::{Job, Worker};
+use content::{byte_to_char, char_to_byte, code_and_cursor, kernel_info, shutdown_content};
 
 /// The longest a shell `kernel_info_request` waits for the engine to start.
 const READY_WAIT: Duration = Duration::from_secs(45);
@@ -294,165 +298,6 @@ impl Shell {
         }
         shared.status(&msg, "idle");
     }
-
-    async fn execute(&mut self, msg: &Message) {
-        let content = &msg.content;
-        let code = content
-            .get("code")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let silent = content
-            .get("silent")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let store_history = !silent
-            && content
-                .get("store_history")
-                .and_then(Value::as_bool)
-                .unwrap_or(true);
-        let allow_stdin = content
-            .get("allow_stdin")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let stop_on_error = content
-            .get("stop_on_error")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
-        if store_history {
-            self.execution_count += 1;
-        }
-        let history_number = store_history.then_some(self.execution_count);
-        let count = self.execution_count;
-        if !silent {
-            self.shared.publish(msg.broadcast(
-                "execute_input",
-                json!({ "code": code, "execution_count": count }),
-            ));
-        }
-        let shared = self.shared.clone();
-        let parent = msg.clone();
-        // Pager text goes in the reply's payload (IPython's convention), not on iopub.
-        let pages: Arc<Mutex<Vec<Value>>> = Arc::default();
-        let page_store = pages.clone();
-        let sink = Arc::new(move |output: Output| match output {
-            Output::Page { data } => page_store
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(json!({ "source": "page", "data": data, "start": 0 })),
-            output if !silent => shared.publish(output_message(&parent, output)),
-            _ => {}
-        });
-        let (tx, rx) = oneshot::channel();
-        let input = if allow_stdin {
-            Some(self.input_channel(msg))
-        } else {
-            None
-        };
-        self.shared.worker.submit(Job::Execute {
-            code,
-            history_number,
-            sink,
-            input,
-            reply: tx,
-        });
-        let result: Result<CellValue, CellError> = rx
-            .await
-            .unwrap_or_else(|_| Err(CellError::new("KernelError", "the engine thread stopped")));
-        *self
-            .shared
-            .stdin_replies
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = None;
-        match result {
-            Ok(value) => {
-                if !silent && !value.is_empty() {
-                    self.shared.publish(msg.broadcast(
-                        "execute_result",
-                        json!({ "execution_count": count, "data": value, "metadata": {} }),
-                    ));
-                }
-                let payload = std::mem::take(&mut *pages.lock().unwrap_or_else(|e| e.into_inner()));
-                let reply = json!({
-                    "status": "ok", "execution_count": count,
-                    "user_expressions": {}, "payload": payload,
-                });
-                self.reply(msg, "execute_reply", reply).await;
-            }
-            Err(error) => {
-                let body = json!({
-                    "ename": error.ename, "evalue": error.evalue, "traceback": error.traceback,
-                });
-                self.shared.publish(msg.broadcast("error", body.clone()));
-                let mut reply = body;
-                reply["status"] = json!("error");
-                reply["execution_count"] = json!(count);
-                self.reply(msg, "execute_reply", reply).await;
-                if stop_on_error {
-                    self.abort_queued().await;
-                }
-            }
-        }
-    }
-
-    /// Answers execute requests already queued on the shell socket with status `aborted`;
-    /// other queued requests are kept for normal handling. The queue is read until it has
-    /// been quiet briefly, and only then answered, so a request sent after the answers is
-    /// never mistaken for a queued one.
-    async fn abort_queued(&mut self) {
-        let mut aborted = Vec::new();
-        loop {
-            let next = tokio::time::timeout(Duration::from_millis(20), self.recv.recv()).await;
-            let Ok(Ok(raw)) = next else {
-                break;
-            };
-            let Some(queued) = self.shared.decode("shell", frames_of(raw)) else {
-                continue;
-            };
-            if queued.msg_type() == "execute_request" {
-                aborted.push(queued);
-            } else {
-                self.pending.push_back(queued);
-            }
-        }
-        for queued in aborted {
-            self.shared.status(&queued, "busy");
-            let reply = json!({ "status": "aborted", "execution_count": self.execution_count });
-            self.reply(&queued, "execute_reply", reply).await;
-            self.shared.status(&queued, "idle");
-        }
-    }
-
-    /// A function the engine thread calls to read a line through the stdin channel.
-    fn input_channel(&self, request: &Message) -> crate::worker::InputFn {
-        let shared = self.shared.clone();
-        let request = request.clone();
-        let handle = tokio::runtime::Handle::current();
-        Arc::new(move |prompt: &str, password: bool| {
-            let (tx, rx) = std::sync::mpsc::channel();
-            *shared
-                .stdin_replies
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some(tx);
-            let ask = request.reply(
-                "input_request",
-                json!({ "prompt": prompt, "password": password }),
-            );
-            let shared2 = shared.clone();
-            handle.block_on(async move {
-                let mut socket = shared2.stdin_send.lock().await;
-                shared2.send(&mut socket, &ask).await;
-            });
-            loop {
-                match rx.recv_timeout(Duration::from_millis(100)) {
-                    Ok(line) => return line,
-                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return String::new(),
-                    Err(_) if shared.worker.interrupted() => return String::new(),
-                    Err(_) => {}
-                }
-            }
-        })
-    }
 }
 
 async fn stdin_loop(shared: Arc<Shared>, mut recv: RouterRecvHalf) {
@@ -519,15 +364,6 @@ async fn control_loop(shared: Arc<Shared>, mut send: RouterSendHalf, mut recv: R
     }
 }
 
-fn shutdown_content(msg: &Message) -> Value {
-    let restart = msg
-        .content
-        .get("restart")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    json!({ "status": "ok", "restart": restart })
-}
-
 /// Stops the evaluation child and leaves; Jupyter starts a new kernel for a restart.
 async fn shutdown(shared: &Shared, msg: &Message) {
     if shared.shutting_down.swap(true, Ordering::SeqCst) {
@@ -538,144 +374,4 @@ async fn shutdown(shared: &Shared, msg: &Message) {
     // Let the reply and the status message leave before the process does.
     tokio::time::sleep(Duration::from_millis(200)).await;
     std::process::exit(0);
-}
-
-/// The `kernel_info_reply` content.
-pub(crate) fn kernel_info() -> Value {
-    json!({
-        "status": "ok",
-        "protocol_version": crate::message::PROTOCOL_VERSION,
-        "implementation": "paralelo-kernel",
-        "implementation_version": env!("CARGO_PKG_VERSION"),
-        "language_info": {
-            "name": "rust",
-            "version": rustc_version(),
-            "mimetype": "text/rust",
-            "file_extension": ".rs",
-            "pygments_lexer": "rust",
-            "codemirror_mode": "rust",
-            "nbconvert_exporter": "rust",
-        },
-        "banner": format!(
-            "paralelo-kernel {}: Rust (evcxr) with paralelo preloaded. %lsmagic lists the magics, :help the evcxr commands.",
-            env!("CARGO_PKG_VERSION")
-        ),
-        "help_links": [],
-        "debugger": false,
-    })
-}
-
-fn rustc_version() -> String {
-    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    VERSION
-        .get_or_init(|| {
-            std::process::Command::new("rustc")
-                .arg("--version")
-                .output()
-                .ok()
-                .and_then(|o| String::from_utf8(o.stdout).ok())
-                .and_then(|s| s.split_whitespace().nth(1).map(str::to_owned))
-                .unwrap_or_default()
-        })
-        .clone()
-}
-
-/// The iopub message for one output of a running cell.
-fn output_message(parent: &Message, output: Output) -> Message {
-    match output {
-        Output::Stdout(text) => {
-            parent.broadcast("stream", json!({ "name": "stdout", "text": text }))
-        }
-        Output::Stderr(text) => {
-            parent.broadcast("stream", json!({ "name": "stderr", "text": text }))
-        }
-        Output::Display {
-            data,
-            display_id,
-            update,
-        } => {
-            let transient = match display_id {
-                Some(id) => json!({ "display_id": id }),
-                None => json!({}),
-            };
-            let kind = if update {
-                "update_display_data"
-            } else {
-                "display_data"
-            };
-            parent.broadcast(
-                kind,
-                json!({ "data": data, "metadata": {}, "transient": transient }),
-            )
-        }
-        Output::Clear { wait } => parent.broadcast("clear_output", json!({ "wait": wait })),
-        // Not an iopub message: `execute` puts pages in the reply's payload. Shown as text
-        // should one ever get here.
-        Output::Page { data } => parent.broadcast(
-            "stream",
-            json!({ "name": "stdout", "text": page_text(&data) }),
-        ),
-    }
-}
-
-/// The plain text of a pager bundle, ending with a newline.
-pub(crate) fn page_text(data: &serde_json::Map<String, Value>) -> String {
-    let mut text = data
-        .get("text/plain")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
-    if !text.ends_with('\n') {
-        text.push('\n');
-    }
-    text
-}
-
-fn code_and_cursor(content: &Value) -> (String, usize) {
-    let code = content
-        .get("code")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
-    let pos = content
-        .get("cursor_pos")
-        .and_then(Value::as_u64)
-        .map(|p| p as usize)
-        .unwrap_or_else(|| code.chars().count());
-    (code, pos)
-}
-
-/// Jupyter counts cursor positions in characters (code points); evcxr in bytes.
-fn char_to_byte(text: &str, chars: usize) -> usize {
-    text.char_indices()
-        .nth(chars)
-        .map(|(b, _)| b)
-        .unwrap_or(text.len())
-}
-
-fn byte_to_char(text: &str, byte: usize) -> usize {
-    match text.get(..byte) {
-        Some(prefix) => prefix.chars().count(),
-        None => text.chars().count(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursor_conversions() {
-        let s = "é = 1";
-        assert_eq!(char_to_byte(s, 1), 2);
-        assert_eq!(byte_to_char(s, 2), 1);
-        assert_eq!(char_to_byte(s, 99), s.len());
-    }
-
-    #[test]
-    fn kernel_info_names_rust() {
-        let info = kernel_info();
-        assert_eq!(info["language_info"]["name"], "rust");
-        assert_eq!(info["language_info"]["file_extension"], ".rs");
-    }
 }
