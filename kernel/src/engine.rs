@@ -54,18 +54,10 @@ struct Inner {
     sink: Option<Sink>,
     /// Only for stderr: turns the cell's panic into its error.
     filter: Option<PanicFilter>,
-    /// The last non-empty line delivered during the current cell: when a `?` ends the cell,
-    /// evcxr has just printed the error there.
-    last_line: Option<String>,
 }
 
 impl Inner {
     fn deliver(&mut self, output: Output) {
-        if let Output::Stderr(text) = &output
-            && let Some(line) = text.lines().rev().find(|l| !l.trim().is_empty())
-        {
-            self.last_line = Some(line.to_owned());
-        }
         match &self.sink {
             Some(sink) => sink(output),
             None => log_stray(&output),
@@ -84,7 +76,6 @@ impl Forwarder {
         let inner = Arc::new(Mutex::new(Inner {
             sink: None,
             filter: (!is_stdout).then(PanicFilter::default),
-            last_line: None,
         }));
         let shared = inner.clone();
         std::thread::Builder::new()
@@ -114,13 +105,6 @@ impl Forwarder {
     fn start(&self, sink: Sink) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.sink = Some(sink);
-        inner.last_line = None;
-    }
-
-    /// The last non-empty line forwarded since [`start`](Self::start).
-    fn last_line(&self) -> Option<String> {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner.last_line.clone()
     }
 
     /// Whether a panic's message has been read whole.
@@ -245,11 +229,13 @@ const INTERRUPT_HOOK: &str = "let _ = paralelo::interrupt::on_sigint();";
 /// `Debug` text), so a cell costs one compile. Inherent `evcxr_display` methods (the timing
 /// tables' HTML) still win, as Rust prefers inherent methods. It lives in the session, not
 /// in `paralelo`: a trait that exists but is not imported makes rustc's error one evcxr does
-/// not fall back from.
+/// not fall back from. A `()` value (a cell ending in a `for` loop or a `println!` without
+/// `;`) shows nothing, as IPython shows nothing for `None`.
 const DEBUG_VALUE_TRAIT: &str = "trait __ParaleloDebugValue { fn evcxr_display(&self); }\n\
 impl<T: std::fmt::Debug + ?Sized> __ParaleloDebugValue for T {\n\
     fn evcxr_display(&self) {\n\
         use std::io::Write;\n\
+        if std::any::type_name::<T>() == \"()\" { return; }\n\
         let text = format!(\"EVCXR_BEGIN_CONTENT text/plain\\n{self:?}\\nEVCXR_END_CONTENT\\n\");\n\
         let mut out = std::io::stdout().lock();\n\
         let _ = out.write_all(text.as_bytes());\n\
@@ -411,15 +397,10 @@ impl Engine {
                         "the cell panicked (its message was not printed on stderr)",
                     ));
                 }
-                if outputs.question_mark_error {
-                    // As a failing cell in IPython: one `error`, so nbclient, papermill and
-                    // the runner see that the cell did not finish. evcxr printed the error's
-                    // text on stderr (its `Display`; the stream shows all of it).
-                    let message = self
-                        .stderr
-                        .last_line()
-                        .unwrap_or_else(|| "a `?` in the cell returned an error".to_owned());
-                    return Err(CellError::new("Error", message));
+                if let Some(text) = outputs.question_mark_error {
+                    // As a failing cell in IPython: one `error` (nothing on stderr), so
+                    // nbclient, papermill and the runner see that the cell did not finish.
+                    return Err(question_mark_error(&text));
                 }
                 let mut value = Map::new();
                 let mut mimes: Vec<_> = outputs.content_by_mime_type.into_iter().collect();
@@ -513,6 +494,20 @@ impl Engine {
     pub(crate) fn process_handle(&self) -> Arc<Mutex<std::process::Child>> {
         self.ctx.process_handle()
     }
+}
+
+/// The error a `?` returned, as its cell's error: `evalue` is its text (all of it, as
+/// IPython's `str(exception)`), the traceback its lines.
+fn question_mark_error(text: &str) -> CellError {
+    let text = text.trim_end();
+    if text.is_empty() {
+        return CellError::new("Error", "a `?` in the cell returned an error");
+    }
+    let mut error = CellError::new("Error", text);
+    error.traceback = std::iter::once(format!("Error: {}", text.lines().next().unwrap_or("")))
+        .chain(text.lines().skip(1).map(str::to_owned))
+        .collect();
+    error
 }
 
 /// The cell's error for its panic: the message, and where in the cell it happened.

@@ -1074,8 +1074,28 @@ impl EvalContext {
                         prompt,
                         is_password,
                     }))?;
+            } else if line == evcxr_internal_runtime::USER_ERROR_TEXT {
+                // paralelo: the text of an error returned by `?`, up to the marker below.
+                let mut text = String::new();
+                loop {
+                    let line = self.child_process.recv_line()?;
+                    if line == evcxr_internal_runtime::USER_ERROR_OCCURRED {
+                        break;
+                    }
+                    if !text.is_empty() {
+                        text.push('\n');
+                    }
+                    text.push_str(&line);
+                }
+                output.question_mark_error = Some(text);
+                state
+                    .variable_states
+                    .retain(|_variable_name, variable_state| {
+                        variable_state.move_state != VariableMoveState::New
+                    });
             } else if line == evcxr_internal_runtime::USER_ERROR_OCCURRED {
-                output.question_mark_error = true; // paralelo: see the field.
+                // paralelo: see the field (no text came before the marker).
+                output.question_mark_error.get_or_insert_with(String::new);
                 // A question mark operator in user code triggered an early
                 // return. Any newly defined variables won't have been stored.
                 state
@@ -1291,9 +1311,10 @@ pub struct EvalOutputs {
     // paralelo: whether the code panicked (evcxr caught it); the panic's text is on stderr,
     // read by another thread, so a caller that wants it knows to wait for it.
     pub panicked: bool,
-    // paralelo: whether a `?` in the code returned an error early; the error's text was
-    // printed on stderr just before, so a caller can report the cell as failed with it.
-    pub question_mark_error: bool,
+    // paralelo: the text of the error a `?` in the code returned early (its `Display`, or
+    // the `:efmt` format), `None` when no `?` returned one. The text is not printed on
+    // stderr: a caller reports the cell as failed with it.
+    pub question_mark_error: Option<String>,
 }
 
 impl EvalOutputs {
@@ -1303,7 +1324,7 @@ impl EvalOutputs {
             timing: None,
             phases: Vec::new(),
             panicked: false, // paralelo: see the field.
-            question_mark_error: false, // paralelo: see the field.
+            question_mark_error: None, // paralelo: see the field.
         }
     }
 
@@ -1337,7 +1358,9 @@ impl EvalOutputs {
         };
         self.phases.append(&mut other.phases);
         self.panicked |= other.panicked; // paralelo: see the field.
-        self.question_mark_error |= other.question_mark_error; // paralelo: see the field.
+        if other.question_mark_error.is_some() {
+            self.question_mark_error = other.question_mark_error; // paralelo: see the field.
+        }
     }
 }
 
@@ -1777,18 +1800,23 @@ impl ContextState {
             struct EvcxrUserCodeError {{}}
             impl<T: {}> From<T> for EvcxrUserCodeError {{
                 fn from(error: T) -> Self {{
-                    eprintln!("{}", error);
                     {}
                     EvcxrUserCodeError {{}}
                 }}
             }}
         "#,
             self.config.error_fmt.format_trait,
-            self.config.error_fmt.format_str,
+            // paralelo: the error's text goes on stdout between two marker lines (see
+            // EvalOutputs::question_mark_error); the analysis copy only needs to type-check.
             if for_analysis {
-                ""
+                format!("eprintln!(\"{}\", error);", self.config.error_fmt.format_str)
             } else {
-                "println!(\"{}\", evcxr_internal_runtime::USER_ERROR_OCCURRED);"
+                format!(
+                    "println!(\"{{}}\", evcxr_internal_runtime::USER_ERROR_TEXT); \
+                     println!(\"{}\", error); \
+                     println!(\"{{}}\", evcxr_internal_runtime::USER_ERROR_OCCURRED);",
+                    self.config.error_fmt.format_str
+                )
             }
         ))
     }

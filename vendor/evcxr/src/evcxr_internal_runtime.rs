@@ -11,6 +11,9 @@
 
 pub const VARIABLE_CHANGED_TYPE: &str = "EVCXR_VARIABLE_CHANGED_TYPE:";
 pub const USER_ERROR_OCCURRED: &str = "EVCXR_ERROR_OCCURRED";
+// paralelo: the line before the text of an error returned by `?` (on stdout, so that the
+// text reaches EvalOutputs::question_mark_error in order, not the stderr stream).
+pub const USER_ERROR_TEXT: &str = "EVCXR_BEGIN_ERROR_TEXT";
 
 pub struct VariableStore {
     variables: std::collections::HashMap<String, Box<dyn std::any::Any + 'static>>,
