@@ -9,6 +9,7 @@
 mod cache;
 mod claims;
 mod cli;
+mod compile_processes;
 mod completeness;
 mod connection;
 mod engine;

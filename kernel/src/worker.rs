@@ -1,8 +1,10 @@
 //! The engine's thread: starts evcxr in the background and runs jobs one at a time.
 //!
 //! Jobs queue while the engine starts, so the kernel answers `kernel_info` at once and the
-//! first cell simply waits for the preload. Interrupts kill the evaluation child while a
-//! cell runs; evcxr then restarts it (the cell's error says so).
+//! first cell simply waits for the preload. An interrupt during a cell's compile stops the
+//! build (nothing ran, the session is kept); while the cell runs it is `SIGINT` to the
+//! evaluation child, and then, if the cell goes on, a kill: evcxr restarts the child (the
+//! cell's error says so).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -49,6 +51,8 @@ struct State {
     foreground: Mutex<Option<Arc<Mutex<crate::engine::Foreground>>>>,
     executing: AtomicBool,
     interrupted: AtomicBool,
+    /// The running cell's build was stopped by an interrupt.
+    build_stopped: AtomicBool,
     /// Counts executed cells, so a late watchdog never kills a later cell.
     cells: AtomicU64,
 }
@@ -72,6 +76,7 @@ impl Worker {
             foreground: Mutex::new(None),
             executing: AtomicBool::new(false),
             interrupted: AtomicBool::new(false),
+            build_stopped: AtomicBool::new(false),
             cells: AtomicU64::new(0),
         });
         let (ready_tx, ready) = tokio::sync::watch::channel(false);
@@ -98,7 +103,9 @@ impl Worker {
 
     /// Stops the running cell (no effect when idle).
     ///
-    /// First cooperatively: `SIGINT` to the evaluation child, where `paralelo` turns it into
+    /// A cell still compiling has its build killed (see [`crate::compile_processes`]): it
+    /// ends as `KeyboardInterrupt` and the runtime keeps the session. A running cell, first
+    /// cooperatively: `SIGINT` to the evaluation child, where `paralelo` turns it into
     /// an interrupt that stops `par_map`/`Pool` work between tasks and the session's
     /// variables survive. If the cell is still running after [`INTERRUPT_GRACE`], the child
     /// is killed and evcxr restarts it (variables are lost; the cell's error says so).
@@ -129,19 +136,34 @@ impl Worker {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        if let Some(child) = &child {
-            let pid = child.lock().unwrap_or_else(|e| e.into_inner()).id();
-            if let Ok(pid) = libc::pid_t::try_from(pid) {
-                // SAFETY: kill(2) with a valid signal number has no memory-safety
-                // preconditions; the pid is our own child, which we have not reaped.
-                unsafe { libc::kill(pid, libc::SIGINT) };
-            }
+        let runtime = child
+            .as_ref()
+            .map(|c| c.lock().unwrap_or_else(|e| e.into_inner()).id());
+        if let Some(runtime) = runtime
+            && crate::compile_processes::stop_build(runtime)
+        {
+            self.state.build_stopped.store(true, Ordering::SeqCst);
+            keep_stopping_builds(self.state.clone(), cell, runtime);
+            return;
+        }
+        if let Some(pid) = runtime.and_then(|pid| libc::pid_t::try_from(pid).ok()) {
+            // SAFETY: kill(2) with a valid signal number has no memory-safety
+            // preconditions; the pid is our own child, which we have not reaped.
+            unsafe { libc::kill(pid, libc::SIGINT) };
         }
         let state = self.state.clone();
         std::thread::spawn(move || {
             std::thread::sleep(INTERRUPT_GRACE);
             let same_cell = state.cells.load(Ordering::SeqCst) == cell;
             if same_cell && state.executing.load(Ordering::SeqCst) {
+                // The cell was still being analysed at the interrupt and compiles now.
+                if let Some(runtime) = runtime
+                    && crate::compile_processes::stop_build(runtime)
+                {
+                    state.build_stopped.store(true, Ordering::SeqCst);
+                    keep_stopping_builds(state, cell, runtime);
+                    return;
+                }
                 state.interrupted.store(true, Ordering::SeqCst);
                 if let Some(child) = child {
                     let _ = child.lock().unwrap_or_else(|e| e.into_inner()).kill();
@@ -168,6 +190,18 @@ impl Worker {
             let _ = child.kill();
         }
     }
+}
+
+/// After a cell's build was stopped, stops every build the same cell starts (evcxr retries a
+/// failed compile in some cases: a killed type probe falls back to rust-analyzer and
+/// compiles again), until the cell ends, which it does with an error.
+fn keep_stopping_builds(state: Arc<State>, cell: u64, runtime: u32) {
+    std::thread::spawn(move || {
+        while state.cells.load(Ordering::SeqCst) == cell && state.executing.load(Ordering::SeqCst) {
+            crate::compile_processes::stop_build(runtime);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
 }
 
 fn engine_thread(
@@ -217,6 +251,7 @@ fn engine_thread(
                     sink(Output::Stderr(format!("warning: {warning}\n")));
                 }
                 state.interrupted.store(false, Ordering::SeqCst);
+                state.build_stopped.store(false, Ordering::SeqCst);
                 state.cells.fetch_add(1, Ordering::SeqCst);
                 state.executing.store(true, Ordering::SeqCst);
                 let no_input = |_: &str, _: bool| String::new();
@@ -228,7 +263,13 @@ fn engine_thread(
                     None => crate::magics::run_cell(engine, &code, sink, &no_input),
                 };
                 state.executing.store(false, Ordering::SeqCst);
+                let build_stopped = state.build_stopped.swap(false, Ordering::SeqCst);
                 let result = match result {
+                    Err(_) if build_stopped => Err(CellError::new(
+                        "KeyboardInterrupt",
+                        "the cell was interrupted while it compiled: none of it ran, and the \
+                         session's variables are kept",
+                    )),
                     Err(e) if state.interrupted.swap(false, Ordering::SeqCst) => {
                         Err(CellError::new(
                             "Interrupted",
