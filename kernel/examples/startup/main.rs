@@ -87,10 +87,13 @@ fn seconds_after(text: &str, prefix: &str) -> Vec<f64> {
 }
 
 fn run(cache: &std::path::Path, nb: &std::path::Path) -> Run {
+    let junit = nb.with_extension("junit.xml");
     let started = Instant::now();
     let out = Command::new(kernel_exe())
         .arg("run")
         .arg(nb)
+        .arg("--junit")
+        .arg(&junit)
         .env("PARALELO_KERNEL_CACHE", cache)
         .env("PARALELO_KERNEL_TRACE", "1")
         .output()
@@ -103,13 +106,19 @@ fn run(cache: &std::path::Path, nb: &std::path::Path) -> Run {
         "kernel run failed:\n{stdout}\n{stderr}"
     );
     let engine = seconds_after(&stdout, "--- engine started in ")[0];
-    // "--- cell N (T s)": take the number in parentheses.
-    let cells: Vec<f64> = stdout
+    // Each cell's time, from the runner's JUnit report: one `testcase … time="T"` per code
+    // cell, in order.
+    let report = std::fs::read_to_string(&junit).expect("read the runner's JUnit report");
+    let cells: Vec<f64> = report
         .lines()
-        .filter(|l| l.starts_with("--- cell "))
-        .filter_map(|l| l.split_once('(').map(|(_, t)| t))
-        .filter_map(|t| t.trim_end_matches(" s)").parse().ok())
+        .filter(|l| l.trim_start().starts_with("<testcase "))
+        .filter_map(|l| l.split_once(" time=\"").map(|(_, t)| t))
+        .filter_map(|t| t.split('"').next()?.parse().ok())
         .collect();
+    assert!(
+        cells.len() >= 2,
+        "no cell times in the JUnit report:\n{report}"
+    );
     let context = seconds_after(&stderr, "trace: evcxr context in ")
         .first()
         .copied()
