@@ -1074,28 +1074,25 @@ impl EvalContext {
                         prompt,
                         is_password,
                     }))?;
-            } else if line == evcxr_internal_runtime::USER_ERROR_TEXT {
-                // paralelo: the text of an error returned by `?`, up to the marker below.
+            } else if line == evcxr_internal_runtime::USER_ERROR_TEXT
+                || line == evcxr_internal_runtime::USER_ERROR_OCCURRED
+            {
+                // paralelo: the text of an error returned by `?` comes between the two
+                // markers (see the field).
                 let mut text = String::new();
-                loop {
-                    let line = self.child_process.recv_line()?;
-                    if line == evcxr_internal_runtime::USER_ERROR_OCCURRED {
-                        break;
+                if line == evcxr_internal_runtime::USER_ERROR_TEXT {
+                    loop {
+                        let line = self.child_process.recv_line()?;
+                        if line == evcxr_internal_runtime::USER_ERROR_OCCURRED {
+                            break;
+                        }
+                        if !text.is_empty() {
+                            text.push('\n');
+                        }
+                        text.push_str(&line);
                     }
-                    if !text.is_empty() {
-                        text.push('\n');
-                    }
-                    text.push_str(&line);
                 }
                 output.question_mark_error = Some(text);
-                state
-                    .variable_states
-                    .retain(|_variable_name, variable_state| {
-                        variable_state.move_state != VariableMoveState::New
-                    });
-            } else if line == evcxr_internal_runtime::USER_ERROR_OCCURRED {
-                // paralelo: see the field (no text came before the marker).
-                output.question_mark_error.get_or_insert_with(String::new);
                 // A question mark operator in user code triggered an early
                 // return. Any newly defined variables won't have been stored.
                 state
