@@ -43,7 +43,7 @@ fn compile_tree(runtime: u32) -> Vec<i32> {
         .into_iter()
         .flatten()
         .filter(|(pid, comm)| {
-            i64::from(*pid) != i64::from(runtime) && (comm == "cargo" || comm == "rustc")
+            u32::try_from(*pid) != Ok(runtime) && (comm == "cargo" || comm == "rustc")
         })
         .map(|(pid, _)| *pid)
         .collect();

@@ -139,11 +139,7 @@ impl Worker {
         let runtime = child
             .as_ref()
             .map(|c| c.lock().unwrap_or_else(|e| e.into_inner()).id());
-        if let Some(runtime) = runtime
-            && crate::compile_processes::stop_build(runtime)
-        {
-            self.state.build_stopped.store(true, Ordering::SeqCst);
-            keep_stopping_builds(self.state.clone(), cell, runtime);
+        if stop_build(&self.state, cell, runtime) {
             return;
         }
         if let Some(pid) = runtime.and_then(|pid| libc::pid_t::try_from(pid).ok()) {
@@ -157,11 +153,7 @@ impl Worker {
             let same_cell = state.cells.load(Ordering::SeqCst) == cell;
             if same_cell && state.executing.load(Ordering::SeqCst) {
                 // The cell was still being analysed at the interrupt and compiles now.
-                if let Some(runtime) = runtime
-                    && crate::compile_processes::stop_build(runtime)
-                {
-                    state.build_stopped.store(true, Ordering::SeqCst);
-                    keep_stopping_builds(state, cell, runtime);
+                if stop_build(&state, cell, runtime) {
                     return;
                 }
                 state.interrupted.store(true, Ordering::SeqCst);
@@ -192,16 +184,26 @@ impl Worker {
     }
 }
 
-/// After a cell's build was stopped, stops every build the same cell starts (evcxr retries a
-/// failed compile in some cases: a killed type probe falls back to rust-analyzer and
-/// compiles again), until the cell ends, which it does with an error.
-fn keep_stopping_builds(state: Arc<State>, cell: u64, runtime: u32) {
+/// Stops cell `cell`'s build if one is running, and says whether it did. Every build the
+/// same cell starts afterwards is stopped too (evcxr retries a failed compile in some cases:
+/// a killed type probe falls back to rust-analyzer and compiles again), until the cell ends,
+/// which it does with an error.
+fn stop_build(state: &Arc<State>, cell: u64, runtime: Option<u32>) -> bool {
+    let Some(runtime) = runtime else {
+        return false;
+    };
+    if !crate::compile_processes::stop_build(runtime) {
+        return false;
+    }
+    state.build_stopped.store(true, Ordering::SeqCst);
+    let state = state.clone();
     std::thread::spawn(move || {
         while state.cells.load(Ordering::SeqCst) == cell && state.executing.load(Ordering::SeqCst) {
             crate::compile_processes::stop_build(runtime);
             std::thread::sleep(Duration::from_millis(20));
         }
     });
+    true
 }
 
 fn engine_thread(
