@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{Kernel, TIMEOUT, stream};
-use serde_json::{Value, json};
+use common::{Kernel, TIMEOUT, result_text, stream};
+use serde_json::json;
 
 async fn start_cell(k: &mut Kernel, code: &str) -> String {
     let id = k
@@ -38,18 +38,6 @@ async fn interrupt(k: &mut Kernel) {
     assert_eq!(reply["content"]["status"], "ok");
 }
 
-fn result_of(msgs: &[Value]) -> String {
-    msgs.iter()
-        .find(|m| m["msg_type"] == "execute_result")
-        .map(|m| {
-            m["content"]["data"]["text/plain"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned()
-        })
-        .unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interrupts_stop_parallel_work_and_keep_variables() {
     let mut k = Kernel::start().await;
@@ -66,10 +54,15 @@ async fn interrupts_stop_parallel_work_and_keep_variables() {
     assert_eq!(reply["parent_header"]["msg_id"], id.as_str());
     let msgs = k.iopub_until_idle(&id).await;
     assert_eq!(reply["content"]["status"], "ok", "{reply}");
-    assert!(result_of(&msgs).contains("Interrupted"), "{msgs:#?}");
+    assert!(
+        result_text(&msgs)
+            .unwrap_or_default()
+            .contains("Interrupted"),
+        "{msgs:#?}"
+    );
     let (_, msgs) = k.execute("kept + 1").await;
     assert_eq!(
-        result_of(&msgs),
+        result_text(&msgs).unwrap_or_default(),
         "8",
         "variables survive a cooperative interrupt"
     );
@@ -102,7 +95,7 @@ async fn interrupts_stop_parallel_work_and_keep_variables() {
         "{reply} {}",
         stream(&msgs, "stderr")
     );
-    assert_eq!(result_of(&msgs), "Ok(3)");
+    assert_eq!(result_text(&msgs).unwrap_or_default(), "Ok(3)");
 }
 
 /// How many of `pid`'s descendants are `rustc`.
@@ -179,5 +172,5 @@ async fn an_interrupt_during_a_compile_stops_the_build_and_keeps_the_session() {
     // Nothing was restarted: the session's variables are there.
     let (reply, msgs) = k.execute("kept + 1").await;
     assert_eq!(reply["content"]["status"], "ok", "{reply}");
-    assert_eq!(result_of(&msgs), "8");
+    assert_eq!(result_text(&msgs).unwrap_or_default(), "8");
 }

@@ -4,19 +4,7 @@
 
 mod common;
 
-use common::{Kernel, stream};
-use serde_json::Value;
-
-fn result_text(msgs: &[Value]) -> Option<String> {
-    msgs.iter()
-        .find(|m| m["msg_type"] == "execute_result")
-        .map(|m| {
-            m["content"]["data"]["text/plain"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned()
-        })
-}
+use common::{Kernel, result_text, stream};
 
 /// `CPU times: user X, sys: Y, total: Z` then `Wall time: W`, IPython's units.
 fn assert_time_lines(out: &str) {

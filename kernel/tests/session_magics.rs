@@ -4,19 +4,8 @@
 
 mod common;
 
-use common::{Kernel, TempDir, stream, types};
+use common::{Kernel, TempDir, result_text, stream, types};
 use serde_json::Value;
-
-fn result_text(msgs: &[Value]) -> Option<String> {
-    msgs.iter()
-        .find(|m| m["msg_type"] == "execute_result")
-        .map(|m| {
-            m["content"]["data"]["text/plain"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned()
-        })
-}
 
 fn assert_ok(reply: &Value, msgs: &[Value]) {
     assert_eq!(reply["content"]["status"], "ok", "{reply} {msgs:#?}");

@@ -5,19 +5,8 @@
 
 mod common;
 
-use common::{Kernel, stream};
+use common::{Kernel, result_text, stream};
 use serde_json::Value;
-
-fn result_text(msgs: &[Value]) -> Option<String> {
-    msgs.iter()
-        .find(|m| m["msg_type"] == "execute_result")
-        .map(|m| {
-            m["content"]["data"]["text/plain"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned()
-        })
-}
 
 fn timed(msgs: &[Value]) -> bool {
     stream(msgs, "stdout").contains("Wall time: ")

@@ -60,10 +60,16 @@ impl Client {
             command.arg(arg.replace("{connection_file}", &file.display().to_string()));
         }
         let started = Instant::now();
+        // With `PARALELO_KERNEL_TRACE` set, the kernel's per-cell phases show on stderr.
+        let stderr = if std::env::var_os("PARALELO_KERNEL_TRACE").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        };
         let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start the kernel");
         let session = uuid::Uuid::new_v4().to_string();

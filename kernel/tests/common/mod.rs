@@ -321,3 +321,16 @@ pub fn stream(messages: &[Value], name: &str) -> String {
         .map(|m| m["content"]["text"].as_str().unwrap_or("").to_owned())
         .collect()
 }
+
+/// The `text/plain` of the first `execute_result` in `messages`, if there is one.
+pub fn result_text(messages: &[Value]) -> Option<String> {
+    messages
+        .iter()
+        .find(|m| m["msg_type"] == "execute_result")
+        .map(|m| {
+            m["content"]["data"]["text/plain"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+}
