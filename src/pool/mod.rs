@@ -5,7 +5,8 @@ mod builder;
 mod callbacks;
 mod chunking;
 mod imap;
-mod lifecycle;
+// The MPI backend (src/mpi/) keeps the same ledger and lifecycle rules.
+pub(crate) mod lifecycle;
 mod process;
 mod processes;
 mod scope;
