@@ -44,6 +44,9 @@ use crate::{Error, ErrorKind, Pool, Result, StarFn};
 /// - [`terminate`](Pool::terminate) fails every unfinished task at once with
 ///   [`ErrorKind::Cancelled`]; a task already running on a rank runs to its end there, and
 ///   its result is dropped.
+/// - Dropping the pool does not wait (the other pools do): tasks already sent finish on
+///   their own, and their [`AsyncResult`]s still get their values. To wait, call
+///   [`close`](Pool::close) and [`join`](Pool::join) first.
 /// - With one rank (no `mpirun`, or `mpirun -n 1`), every task runs on rank 0 itself, in
 ///   the calling thread (`*_async`: a thread of its own), with the same results and errors.
 ///
@@ -72,7 +75,8 @@ pub struct Mpi {
 }
 
 /// The lifecycle of the other pools; the queue is the tasks sent and not finished. No
-/// `Drop`: dropping the pool neither closes it nor waits, its tasks finish on their own.
+/// `Drop` (no [`Backend::drop_pool`]): dropping the pool does not wait, its tasks finish
+/// on their own.
 impl Backend<Sent> for Mpi {
     fn ledger(&self) -> &Ledger {
         &self.ledger

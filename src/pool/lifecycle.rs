@@ -9,8 +9,8 @@
 //! itself, and what `Drop` stops once the queued work has finished.
 //!
 //! The MPI pool's queue is the set of tasks sent to the ranks and not finished (a task may
-//! already run on its rank: `terminate` fails it with [`unfinished`], not [`never_ran`]),
-//! and it does not call [`Backend::drop_pool`]: dropping it neither closes it nor waits.
+//! already run on its rank: `terminate` fails it with `unfinished`, not [`never_ran`]),
+//! and it does not call [`Backend::drop_pool`]: dropping it does not wait.
 //! What `src/mpi/` uses is `pub(crate)`; the rest stays `pub(super)`.
 
 #[cfg(feature = "mpi")]
@@ -29,7 +29,7 @@ pub(super) enum Phase {
     Stopping,
 }
 
-/// How a backend keeps the tasks queued and not started.
+/// How a backend keeps the tasks queued and not started (MPI: sent and not finished).
 pub(crate) trait Queue: Default {
     /// One queued task, as `terminate` gets it to fail it.
     type Task;

@@ -1,4 +1,5 @@
-//! `Pool`: Python's `multiprocessing.Pool` method set, over threads (default) or processes.
+//! `Pool`: Python's `multiprocessing.Pool` method set, over threads (default) or processes;
+//! the MPI backend (`src/mpi/`, feature `mpi`) shares its lifecycle (`lifecycle.rs`).
 
 mod async_result;
 mod builder;
