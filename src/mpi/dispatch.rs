@@ -1,16 +1,59 @@
 //! Sending a call's chunks to the worker ranks as they free up (dynamic scheduling), and
-//! receiving their outcomes in the order they finish.
+//! receiving their outcomes in the order they finish; every task sent is in the pool's
+//! ledger until it finishes, so that `terminate` can fail it.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use serde::de::DeserializeOwned;
 
-use super::book::Book;
 use super::links::{Links, Outcome};
 use super::task;
 use crate::Result;
+use crate::pool::lifecycle::{self, Queue};
+
+/// The MPI pool's queue in its [`lifecycle::Ledger`]: the ids of the tasks sent and not
+/// finished (waiting on their rank or running there), which `terminate` fails.
+#[derive(Default)]
+pub(super) struct Sent(HashSet<u64>);
+
+impl Queue for Sent {
+    type Task = u64;
+
+    fn drain(&mut self) -> Vec<u64> {
+        self.0.drain().collect()
+    }
+}
+
+/// The MPI pool's ledger: its phase, its calls in flight and its [`Sent`] tasks.
+pub(super) type Ledger = lifecycle::Ledger<Sent>;
+
+/// Sends the call (`offset`, `input`) to the worker at `index` as a new task, kept in
+/// `ledger` until it finishes; `done` gets its outcome, exactly once.
+pub(super) fn submit(
+    links: &Links,
+    ledger: &Arc<Ledger>,
+    index: usize,
+    offset: i64,
+    input: &[u8],
+    done: impl FnOnce(Outcome) + Send + 'static,
+) {
+    let id = links.new_id();
+    ledger.with_queue(|sent| sent.0.insert(id));
+    let ledger = ledger.clone();
+    links.submit(
+        index,
+        id,
+        offset,
+        input,
+        Box::new(move |outcome| {
+            ledger.with_queue(|sent| sent.0.remove(&id));
+            done(outcome);
+        }),
+    );
+}
 
 /// Chunks a worker may hold at once: one running, one waiting, so that it never idles
 /// for a round trip between two chunks.
@@ -39,7 +82,7 @@ pub(super) fn guided_chunks(n: usize, workers: usize) -> Vec<usize> {
 /// One call's chunks in flight.
 pub(super) struct Dispatch {
     links: Arc<Links>,
-    book: Arc<Book>,
+    ledger: Arc<Ledger>,
     sent: Sender<(usize, usize, Outcome)>,
     outcomes: Receiver<(usize, usize, Outcome)>,
     /// Chunks sent and not yet received.
@@ -47,11 +90,11 @@ pub(super) struct Dispatch {
 }
 
 impl Dispatch {
-    pub(super) fn new(links: Arc<Links>, book: Arc<Book>) -> Self {
+    pub(super) fn new(links: Arc<Links>, ledger: Arc<Ledger>) -> Self {
         let (sent, outcomes) = channel();
         Dispatch {
             links,
-            book,
+            ledger,
             sent,
             outcomes,
             in_flight: 0,
@@ -80,20 +123,18 @@ impl Dispatch {
         let Some(index) = self.links.least_busy() else {
             return Err(self.links.all_lost());
         };
-        let id = self.links.new_id();
-        self.book.task_started(id);
-        let (book, sent) = (self.book.clone(), self.sent.clone());
+        let sent = self.sent.clone();
         self.in_flight += 1;
-        self.links.submit(
+        submit(
+            &self.links,
+            &self.ledger,
             index,
-            id,
             offset,
             input,
-            Box::new(move |outcome| {
-                book.task_done(id);
+            move |outcome| {
                 // The caller may have given up (an error elsewhere): nobody waits then.
                 let _ = sent.send((chunk, index, outcome));
-            }),
+            },
         );
         Ok(())
     }

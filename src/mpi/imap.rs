@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
 
-use super::book::Busy;
-use super::dispatch::Dispatch;
+use super::dispatch::{Dispatch, Sent};
+use crate::pool::lifecycle::OwnedBusy;
 use crate::{Error, Result};
 
 type Inputs = Box<dyn Iterator<Item = Result<Vec<u8>>>>;
@@ -37,12 +37,15 @@ enum Source<R> {
 /// at a time, so the input may be endless. Each item's failure is that item's `Err`.
 #[must_use = "imap is lazy: nothing runs until the iterator is consumed"]
 pub struct MpiImap<R> {
-    _busy: Busy,
+    _busy: OwnedBusy<Sent>,
     source: Source<R>,
 }
 
 impl<R> MpiImap<R> {
-    pub(super) fn local(busy: Busy, values: Box<dyn Iterator<Item = Result<R>>>) -> Self {
+    pub(super) fn local(
+        busy: OwnedBusy<Sent>,
+        values: Box<dyn Iterator<Item = Result<R>>>,
+    ) -> Self {
         MpiImap {
             _busy: busy,
             source: Source::Local(values),
@@ -50,7 +53,7 @@ impl<R> MpiImap<R> {
     }
 
     pub(super) fn remote(
-        busy: Busy,
+        busy: OwnedBusy<Sent>,
         dispatch: Dispatch,
         offset: i64,
         inputs: Inputs,

@@ -80,7 +80,6 @@
 //! a `Cluster` of size 1 and its pool runs every task on rank 0 itself (`map` in the
 //! calling thread, `*_async` on a thread of its own), with the same results and errors.
 
-mod book;
 mod boot;
 mod cluster;
 mod dispatch;

@@ -1,17 +1,20 @@
-//! The MPI backend of [`Pool`]: tasks run on the other ranks of the job.
+//! The MPI backend of [`Pool`]: tasks run on the other ranks of the job. Its lifecycle
+//! (`close`, `terminate`, `join`, the phase and the work in flight) is the other pools',
+//! from `pool::lifecycle`: [`Mpi`] implements its `Backend`, with the tasks sent and not
+//! finished as the queue that `terminate` fails (`dispatch::Sent`).
 
 use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::book::{Book, Phase, cancelled};
-use super::dispatch::{Dispatch, guided_chunks};
+use super::dispatch::{self, Dispatch, Ledger, Sent, guided_chunks};
 use super::imap::MpiImap;
 use super::links::Links;
 use super::task::{self, ApplyTask, MapChunk, call_of, run_here};
+use crate::pool::lifecycle::{self, Backend};
 use crate::pool::{AsyncResult, Slot};
 use crate::{Error, ErrorKind, Pool, Result, StarFn};
 
@@ -41,6 +44,9 @@ use crate::{Error, ErrorKind, Pool, Result, StarFn};
 /// - [`terminate`](Pool::terminate) fails every unfinished task at once with
 ///   [`ErrorKind::Cancelled`]; a task already running on a rank runs to its end there, and
 ///   its result is dropped.
+/// - Dropping the pool does not wait (the other pools do): tasks already sent finish on
+///   their own, and their [`AsyncResult`]s still get their values. To wait, call
+///   [`close`](Pool::close) and [`join`](Pool::join) first.
 /// - With one rank (no `mpirun`, or `mpirun -n 1`), every task runs on rank 0 itself, in
 ///   the calling thread (`*_async`: a thread of its own), with the same results and errors.
 ///
@@ -65,14 +71,33 @@ use crate::{Error, ErrorKind, Pool, Result, StarFn};
 /// ```
 pub struct Mpi {
     links: Arc<Links>,
-    book: Arc<Book>,
+    ledger: Arc<Ledger>,
+}
+
+/// The lifecycle of the other pools; the queue is the tasks sent and not finished. No
+/// `Drop` (no [`Backend::drop_pool`]): dropping the pool does not wait, its tasks finish
+/// on their own.
+impl Backend<Sent> for Mpi {
+    fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// A task sent may already run on its rank: it runs to its end there, its result is
+    /// dropped.
+    fn cancel(&self, id: u64, error: Error) -> bool {
+        self.links.cancel(id, error)
+    }
+
+    fn cancel_error(&self) -> Error {
+        lifecycle::unfinished()
+    }
 }
 
 impl Mpi {
     pub(super) fn new(links: Arc<Links>) -> Self {
         Mpi {
             links,
-            book: Book::new(),
+            ledger: Arc::new(Ledger::new()),
         }
     }
 
@@ -93,7 +118,7 @@ impl std::fmt::Debug for Mpi {
 /// `map` on the links: guided chunks, each to the next rank with room.
 fn map_on<A, R>(
     links: &Arc<Links>,
-    book: &Arc<Book>,
+    ledger: &Arc<Ledger>,
     call: task::Call,
     items: &[A],
 ) -> Result<Vec<R>>
@@ -109,7 +134,7 @@ where
         starts.push(at);
         at += size;
     }
-    let mut dispatch = Dispatch::new(links.clone(), book.clone());
+    let mut dispatch = Dispatch::new(links.clone(), ledger.clone());
     let mut results: Vec<Option<Vec<R>>> = (0..sizes.len()).map(|_| None).collect();
     let (mut next, mut first_error) = (0, None::<Error>);
     let mut input = Vec::new();
@@ -146,20 +171,16 @@ where
 }
 
 /// `apply` on the links: one task to the least busy rank.
-fn apply_on<R: DeserializeOwned>(links: &Links, book: &Book, call: task::Call) -> Result<R> {
+fn apply_on<R: DeserializeOwned>(
+    links: &Links,
+    ledger: &Arc<Ledger>,
+    call: task::Call,
+) -> Result<R> {
     let index = links.least_busy().ok_or_else(|| links.all_lost())?;
     let (sent, outcome) = sync_channel(1);
-    let id = links.new_id();
-    book.task_started(id);
-    links.submit(
-        index,
-        id,
-        call.offset,
-        &call.input,
-        Box::new(move |o| {
-            let _ = sent.send(o);
-        }),
-    );
+    dispatch::submit(links, ledger, index, call.offset, &call.input, move |o| {
+        let _ = sent.send(o);
+    });
     // Every task sent finishes (with its value, its error or its rank's loss).
     let outcome = outcome.recv().unwrap_or_else(|_| {
         Err(Error::new(
@@ -167,7 +188,6 @@ fn apply_on<R: DeserializeOwned>(links: &Links, book: &Book, call: task::Call) -
             "the task channel closed",
         ))
     });
-    book.task_done(id);
     let (tag, bytes) = outcome?;
     task::outcome(tag, &bytes, &links.links[index].name())
 }
@@ -217,7 +237,7 @@ impl Pool<Mpi> {
         F: Fn(I::Item) -> R,
         R: Serialize + DeserializeOwned,
     {
-        let _busy = self.backend.book.busy()?;
+        let _busy = self.backend.ledger.busy()?;
         let items: Vec<I::Item> = items.into_iter().collect();
         if self.backend.local() {
             return run_here(|| items.into_iter().map(f).collect());
@@ -226,7 +246,7 @@ impl Pool<Mpi> {
             return Ok(Vec::new());
         }
         let call = call_of::<F, MapChunk<I::Item, R>>(f);
-        map_on(&self.backend.links, &self.backend.book, call, &items)
+        map_on(&self.backend.links, &self.backend.ledger, call, &items)
     }
 
     /// Like [`map`](Self::map) for functions of several arguments: each item is a tuple.
@@ -275,12 +295,12 @@ impl Pool<Mpi> {
         F: FnOnce() -> R,
         R: Serialize + DeserializeOwned,
     {
-        let _busy = self.backend.book.busy()?;
+        let _busy = self.backend.ledger.busy()?;
         if self.backend.local() {
             return run_here(f);
         }
         let call = call_of::<F, ApplyTask<R>>(f);
-        apply_on(&self.backend.links, &self.backend.book, call)
+        apply_on(&self.backend.links, &self.backend.ledger, call)
     }
 
     /// Sends `f` to a worker rank and returns at once with an [`AsyncResult`] for its
@@ -305,7 +325,7 @@ impl Pool<Mpi> {
         F: FnOnce() -> R + Send + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
-        let busy = self.backend.book.busy()?;
+        let busy = self.backend.ledger.busy_owned()?;
         let slot = Arc::new(Slot::new());
         slot.start();
         if self.backend.local() {
@@ -323,23 +343,17 @@ impl Pool<Mpi> {
         let Some(index) = links.least_busy() else {
             return Err(links.all_lost());
         };
-        let id = links.new_id();
-        self.backend.book.task_started(id);
-        let (done, book, name) = (
-            slot.clone(),
-            self.backend.book.clone(),
-            links.links[index].name(),
-        );
-        links.submit(
+        let (done, name) = (slot.clone(), links.links[index].name());
+        dispatch::submit(
+            links,
+            &self.backend.ledger,
             index,
-            id,
             call.offset,
             &call.input,
-            Box::new(move |outcome| {
-                book.task_done(id);
+            move |outcome| {
                 done.finish(outcome.and_then(|(tag, bytes)| task::outcome(tag, &bytes, &name)));
                 drop(busy);
-            }),
+            },
         );
         Ok(AsyncResult::new(slot))
     }
@@ -366,13 +380,13 @@ impl Pool<Mpi> {
         F: Fn(I::Item) -> R + Send + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
-        let busy = self.backend.book.busy()?;
+        let busy = self.backend.ledger.busy_owned()?;
         let slot = Arc::new(Slot::new());
         slot.start();
-        let (done, links, book) = (
+        let (done, links, ledger) = (
             slot.clone(),
             self.backend.links.clone(),
-            self.backend.book.clone(),
+            self.backend.ledger.clone(),
         );
         let local = self.backend.local();
         let (call, run_local) = if local {
@@ -386,7 +400,7 @@ impl Pool<Mpi> {
                 let items: Vec<I::Item> = items.into_iter().collect();
                 let outcome = match (call, run_local) {
                     (_, Some(f)) => run_here(|| items.into_iter().map(f).collect()),
-                    (Some(call), None) => map_on(&links, &book, call, &items),
+                    (Some(call), None) => map_on(&links, &ledger, call, &items),
                     (None, None) => unreachable!("either local or not"),
                 };
                 done.finish(outcome);
@@ -463,7 +477,7 @@ impl Pool<Mpi> {
         F: Fn(I::Item) -> R + 'static,
         R: Serialize + DeserializeOwned,
     {
-        let busy = self.backend.book.busy()?;
+        let busy = self.backend.ledger.busy_owned()?;
         let mut input = items.into_iter();
         if self.backend.local() {
             let values = std::iter::from_fn(move || input.next().map(|item| run_here(|| f(item))));
@@ -478,7 +492,7 @@ impl Pool<Mpi> {
                     .map(|()| bytes),
             )
         });
-        let dispatch = Dispatch::new(self.backend.links.clone(), self.backend.book.clone());
+        let dispatch = Dispatch::new(self.backend.links.clone(), self.backend.ledger.clone());
         let window = 2 * self.workers() + 2;
         Ok(MpiImap::remote(
             busy,
@@ -505,10 +519,7 @@ impl Pool<Mpi> {
     /// # Ok::<(), paralelo::Error>(())
     /// ```
     pub fn close(&self) {
-        let mut state = self.backend.book.state();
-        if state.phase == Phase::Running {
-            state.phase = Phase::Closed;
-        }
+        self.backend.close();
     }
 
     /// Stops taking work and fails every unfinished task at once with
@@ -526,14 +537,7 @@ impl Pool<Mpi> {
     /// # Ok::<(), paralelo::Error>(())
     /// ```
     pub fn terminate(&self) -> usize {
-        let ids: Vec<u64> = {
-            let mut state = self.backend.book.state();
-            state.phase = Phase::Terminated;
-            state.tasks.drain().collect()
-        };
-        ids.into_iter()
-            .filter(|&id| self.backend.links.cancel(id, cancelled()))
-            .count()
+        self.backend.terminate()
     }
 
     /// Waits for every task in flight to finish (Python's `join`).
@@ -542,9 +546,7 @@ impl Pool<Mpi> {
     ///
     /// [`ErrorKind::InvalidState`] when the pool was neither closed nor terminated.
     pub fn join(&self) -> Result<()> {
-        self.check_joinable()?;
-        self.backend.book.wait_idle(None);
-        Ok(())
+        self.backend.join()
     }
 
     /// Like [`join`](Self::join), giving up after `timeout`. True when everything finished.
@@ -553,19 +555,6 @@ impl Pool<Mpi> {
     ///
     /// As [`join`](Self::join).
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool> {
-        self.check_joinable()?;
-        Ok(self.backend.book.wait_idle(Some(Instant::now() + timeout)))
-    }
-
-    fn check_joinable(&self) -> Result<()> {
-        let phase = self.backend.book.state().phase;
-        if phase == Phase::Running {
-            return Err(Error::new(
-                ErrorKind::InvalidState,
-                "join() needs close() or terminate() first (Python raises `ValueError: \
-                 Pool is still running`)",
-            ));
-        }
-        Ok(())
+        self.backend.join_timeout(timeout)
     }
 }

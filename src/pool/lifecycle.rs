@@ -3,11 +3,18 @@
 //! once), the work in flight (so that `join` and `Drop` know when everything finished),
 //! and the rules of `close`, `terminate`, `join`, `join_timeout` and `Drop` over them.
 //!
-//! A backend (threads, processes) keeps one [`Ledger`] and implements [`Backend`] with
-//! what differs: how its queued tasks are kept and failed, what `terminate` stops besides
-//! the queue, whether a `join` from here would wait for itself, and what `Drop` stops once
-//! the queued work has finished.
+//! A backend (threads, processes, and MPI in `src/mpi/`) keeps one [`Ledger`] and
+//! implements [`Backend`] with what differs: how its queued tasks are kept and failed,
+//! what `terminate` stops besides the queue, whether a `join` from here would wait for
+//! itself, and what `Drop` stops once the queued work has finished.
+//!
+//! The MPI pool's queue is the set of tasks sent to the ranks and not finished (a task may
+//! already run on its rank: `terminate` fails it with `unfinished`, not [`never_ran`]),
+//! and it does not call [`Backend::drop_pool`]: dropping it does not wait.
+//! What `src/mpi/` uses is `pub(crate)`; the rest stays `pub(super)`.
 
+#[cfg(feature = "mpi")]
+use std::sync::Arc;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -22,8 +29,8 @@ pub(super) enum Phase {
     Stopping,
 }
 
-/// How a backend keeps the tasks queued and not started.
-pub(super) trait Queue: Default {
+/// How a backend keeps the tasks queued and not started (MPI: sent and not finished).
+pub(crate) trait Queue: Default {
     /// One queued task, as `terminate` gets it to fail it.
     type Task;
     /// Takes every queued task out (for `terminate`).
@@ -31,7 +38,7 @@ pub(super) trait Queue: Default {
 }
 
 /// A pool's phase, its queued tasks and its work in flight.
-pub(super) struct Ledger<Q> {
+pub(crate) struct Ledger<Q> {
     book: Mutex<Book<Q>>,
     /// Signalled when `in_flight` drops to zero.
     idle: Condvar,
@@ -50,7 +57,7 @@ struct Book<Q> {
 }
 
 impl<Q: Queue> Ledger<Q> {
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Ledger {
             book: Mutex::new(Book {
                 phase: Phase::Running,
@@ -102,9 +109,17 @@ impl<Q: Queue> Ledger<Q> {
     }
 
     /// Counts a synchronous call as in flight while the guard lives.
-    pub(super) fn busy(&self) -> Result<Busy<'_, Q>> {
+    pub(crate) fn busy(&self) -> Result<Busy<'_, Q>> {
         self.admit(|_| ())?;
         Ok(Busy(self))
+    }
+
+    /// [`busy`](Self::busy) for work that outlives the call that took it in (an
+    /// `*_async` job, a lazy iterator): the guard holds the ledger.
+    #[cfg(feature = "mpi")]
+    pub(crate) fn busy_owned(self: &Arc<Self>) -> Result<OwnedBusy<Q>> {
+        self.admit(|_| ())?;
+        Ok(OwnedBusy(self.clone()))
     }
 
     /// Takes a task in: refused unless the pool runs (in its own process); counted in
@@ -123,7 +138,7 @@ impl<Q: Queue> Ledger<Q> {
     }
 
     /// `f` on the queued tasks, under the ledger's lock.
-    pub(super) fn with_queue<T>(&self, f: impl FnOnce(&mut Q) -> T) -> T {
+    pub(crate) fn with_queue<T>(&self, f: impl FnOnce(&mut Q) -> T) -> T {
         f(&mut self.book().queued)
     }
 
@@ -182,9 +197,20 @@ impl<Q: Queue> Ledger<Q> {
 
 /// Counts a synchronous call (`map`, `apply`, a lazy `imap`) as work in flight while it
 /// runs.
-pub(super) struct Busy<'a, Q: Queue>(&'a Ledger<Q>);
+pub(crate) struct Busy<'a, Q: Queue>(&'a Ledger<Q>);
 
 impl<Q: Queue> Drop for Busy<'_, Q> {
+    fn drop(&mut self) {
+        self.0.done();
+    }
+}
+
+/// A [`Busy`] that holds its ledger, from [`Ledger::busy_owned`].
+#[cfg(feature = "mpi")]
+pub(crate) struct OwnedBusy<Q: Queue>(Arc<Ledger<Q>>);
+
+#[cfg(feature = "mpi")]
+impl<Q: Queue> Drop for OwnedBusy<Q> {
     fn drop(&mut self) {
         self.0.done();
     }
@@ -214,16 +240,33 @@ pub(super) fn never_ran() -> Error {
     )
 }
 
-/// What a pool backend adds to the lifecycle; the lifecycle itself is the provided
-/// methods, the same for every backend.
-pub(super) trait Backend {
-    type Queue: Queue;
+/// The error of a task that `terminate` failed before it finished, where the backend cannot
+/// tell whether it started (MPI: a task sent to a rank may run there already).
+#[cfg(feature = "mpi")]
+pub(crate) fn unfinished() -> Error {
+    Error::new(
+        ErrorKind::Cancelled,
+        "the task did not finish: its pool was terminated first (Python would wait forever \
+         here)",
+    )
+}
 
-    fn ledger(&self) -> &Ledger<Self::Queue>;
+/// What a pool backend adds to the lifecycle; the lifecycle itself is the provided
+/// methods, the same for every backend. `Q` is how it keeps its queued tasks: a type
+/// parameter, not an associated type, so that each backend's queue stays as private as
+/// the backend wants (an associated type would have to be as visible as this trait).
+pub(crate) trait Backend<Q: Queue> {
+    fn ledger(&self) -> &Ledger<Q>;
 
     /// `terminate`: fails `task`, queued and never started, with `error`. True when it
     /// was failed here (not already started).
-    fn cancel(&self, task: <Self::Queue as Queue>::Task, error: Error) -> bool;
+    fn cancel(&self, task: Q::Task, error: Error) -> bool;
+
+    /// `terminate`: the error its queued tasks fail with: [`never_ran`], unless a task
+    /// of the queue may have started.
+    fn cancel_error(&self) -> Error {
+        never_ran()
+    }
 
     /// `terminate`: stops what already runs, where the backend can.
     fn stop_running(&self) {}
@@ -260,7 +303,7 @@ pub(super) trait Backend {
         self.stop_running();
         queued
             .into_iter()
-            .map(|task| self.cancel(task, never_ran()))
+            .map(|task| self.cancel(task, self.cancel_error()))
             .filter(|&cancelled| cancelled)
             .count()
     }

@@ -1,11 +1,13 @@
-//! `Pool`: Python's `multiprocessing.Pool` method set, over threads (default) or processes.
+//! `Pool`: Python's `multiprocessing.Pool` method set, over threads (default) or processes;
+//! the MPI backend (`src/mpi/`, feature `mpi`) shares its lifecycle (`lifecycle.rs`).
 
 mod async_result;
 mod builder;
 mod callbacks;
 mod chunking;
 mod imap;
-mod lifecycle;
+// The MPI backend (src/mpi/) keeps the same ledger and lifecycle rules.
+pub(crate) mod lifecycle;
 mod process;
 mod processes;
 mod scope;

@@ -59,9 +59,7 @@ pub struct Processes {
     runners: Mutex<Vec<JoinHandle<()>>>,
 }
 
-impl Backend for Processes {
-    type Queue = Jobs;
-
+impl Backend<Jobs> for Processes {
     fn ledger(&self) -> &Ledger<Jobs> {
         &self.ledger
     }

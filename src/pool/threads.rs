@@ -93,9 +93,7 @@ impl<T: Send> Cancel for Slot<T> {
     }
 }
 
-impl Backend for Threads {
-    type Queue = Queued;
-
+impl Backend<Queued> for Threads {
     fn ledger(&self) -> &Ledger<Queued> {
         &self.ledger
     }
