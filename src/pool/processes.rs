@@ -12,7 +12,7 @@ use super::Pool;
 use super::async_result::{AsyncResult, Slot};
 use super::builder::PoolBuilder;
 use super::lifecycle::{Backend, Busy, Ledger};
-use super::process::{Children, Crew, Engine, Job, Jobs, MapCrew, start_runners};
+use super::process::{Children, Crew, Engine, Job, Jobs, start_runners};
 use crate::{Error, ErrorKind, Result, StarFn};
 
 mod lazy_maps;
@@ -76,7 +76,6 @@ impl Backend for Processes {
     fn stop_running(&self) {
         self.engine.children.terminate();
         self.engine.crew.terminate();
-        self.engine.map_crew.terminate();
     }
 
     fn shut_down(&self) {
@@ -85,7 +84,6 @@ impl Backend for Processes {
             let _ = runner.join();
         }
         self.engine.crew.shutdown();
-        self.engine.map_crew.shutdown();
     }
 }
 
@@ -108,8 +106,7 @@ impl Processes {
                 chunksize,
                 fresh: options.fresh,
                 initializer: options.initializer.clone(),
-                crew: Arc::new(Crew::new(crew_size, options.max_tasks, children.clone())),
-                map_crew: Arc::new(MapCrew::new(workers, children.clone())),
+                crew: Arc::new(Crew::new(crew_size, options.max_tasks, children.clone())?),
                 children,
             },
             ledger,
@@ -581,10 +578,11 @@ impl Pool<Processes> {
         self.backend.engine.crew.pids()
     }
 
-    /// The PIDs of the pool's idle persistent `map` workers. For tests.
+    /// The PIDs of the pool's idle persistent workers (those `map` finds free). For
+    /// tests.
     #[doc(hidden)]
     pub fn map_worker_pids(&self) -> Vec<u32> {
-        self.backend.engine.map_crew.pids()
+        self.backend.engine.crew.idle_pids()
     }
 }
 
