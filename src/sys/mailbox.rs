@@ -58,12 +58,12 @@ const RESULT_SIZE: usize = RESULT_HEAD + RESULT_CAPACITY;
 const RESULT_SLOTS: usize = 3;
 const SIZE: usize = RESULTS + RESULT_SLOTS * RESULT_SIZE;
 
-/// Spins before a waiting side starts yielding its CPU at each check. Few: when the pool's
+/// Spins before a waiting side starts yielding its CPU at each check: one. When the pool's
 /// thread and the worker share a CPU (a busy machine), the other side runs only once this
 /// one yields, and 256 spins (`pause` is ~140 cycles on recent x86) cost each side ~12 µs
-/// per round trip: an `apply` took 24 µs there with 256, 5 µs with 8, and 1.1 µs either
-/// way on two CPUs.
-const PURE_SPINS: u32 = 8;
+/// per round trip: an `apply` took 24 µs there with 256, 7.0 µs with 32, 5.0–5.4 µs with 8,
+/// 4.6–4.8 µs with 1 (two context switches); ~1–2 µs on two CPUs.
+const PURE_SPINS: u32 = 1;
 /// How long a worker sleeps at a time before checking that its parent lives.
 const WORKER_NAP: Duration = Duration::from_secs(1);
 
