@@ -12,7 +12,7 @@ use super::Pool;
 use super::async_result::{AsyncResult, Slot};
 use super::builder::PoolBuilder;
 use super::lifecycle::{Backend, Busy, Ledger};
-use super::process::{Children, Crew, Engine, Job, Jobs, MapCrew, start_runners};
+use super::process::{Children, Crew, Engine, Job, Jobs, start_runners};
 use crate::{Error, ErrorKind, Result, StarFn};
 
 mod lazy_maps;
@@ -74,7 +74,6 @@ impl Backend<Jobs> for Processes {
     fn stop_running(&self) {
         self.engine.children.terminate();
         self.engine.crew.terminate();
-        self.engine.map_crew.terminate();
     }
 
     fn shut_down(&self) {
@@ -83,7 +82,6 @@ impl Backend<Jobs> for Processes {
             let _ = runner.join();
         }
         self.engine.crew.shutdown();
-        self.engine.map_crew.shutdown();
     }
 }
 
@@ -106,8 +104,7 @@ impl Processes {
                 chunksize,
                 fresh: options.fresh,
                 initializer: options.initializer.clone(),
-                crew: Arc::new(Crew::new(crew_size, options.max_tasks, children.clone())),
-                map_crew: Arc::new(MapCrew::new(workers, children.clone())),
+                crew: Arc::new(Crew::new(crew_size, options.max_tasks, children.clone())?),
                 children,
             },
             ledger,
@@ -579,10 +576,11 @@ impl Pool<Processes> {
         self.backend.engine.crew.pids()
     }
 
-    /// The PIDs of the pool's idle persistent `map` workers. For tests.
+    /// The PIDs of the pool's idle persistent workers (those `map` finds free). For
+    /// tests.
     #[doc(hidden)]
     pub fn map_worker_pids(&self) -> Vec<u32> {
-        self.backend.engine.map_crew.pids()
+        self.backend.engine.crew.idle_pids()
     }
 }
 

@@ -1,8 +1,6 @@
 //! `fork` and signals.
 
 use std::io::Write;
-use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
-use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Mutex, mpsc};
@@ -209,33 +207,6 @@ pub(crate) fn close_inherited_fds() {
             libc::close(fd);
         }
     }
-}
-
-/// Like [`close_inherited_fds`], but keeps `socket` open (as descriptor 3).
-pub(crate) fn keep_only_fd(socket: UnixStream) -> UnixStream {
-    const KEPT: i32 = 3;
-    let fd = socket.into_raw_fd();
-    if fd != KEPT {
-        // SAFETY: dup2 and close only change this process's descriptor table, in a freshly
-        // forked single-threaded child; `fd` was released by `into_raw_fd` and whatever
-        // held 3 is closed below anyway.
-        unsafe {
-            libc::dup2(fd, KEPT);
-            libc::close(fd);
-        }
-    }
-    // SAFETY: as in `close_inherited_fds`.
-    let done = unsafe { libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32) } == 0;
-    if !done {
-        for fd in open_fds().into_iter().filter(|&fd| fd > KEPT) {
-            // SAFETY: as in `close_inherited_fds`.
-            unsafe {
-                libc::close(fd);
-            }
-        }
-    }
-    // SAFETY: descriptor 3 is now this process's one copy of the socket.
-    UnixStream::from(unsafe { OwnedFd::from_raw_fd(KEPT) })
 }
 
 /// The descriptors above stderr that /proc lists as open (for kernels before 5.9).

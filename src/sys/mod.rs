@@ -24,30 +24,27 @@ mod futex;
 mod hangup;
 mod leaked;
 mod loaded;
+mod mailbox;
 mod per_process;
 mod plain_call;
 mod pmutex;
 #[cfg(feature = "mpi")]
 mod rank_call;
 mod shm;
-mod task_slot;
 mod wait;
 mod zst_call;
 
 pub(crate) use affinity::{current_cpu, set_affinity};
 pub(crate) use event_count::EventCount;
-pub(crate) use fork::{
-    close_inherited_fds, fork_run, fork_run_detached, keep_only_fd, kill, trim_heap,
-};
+pub(crate) use fork::{close_inherited_fds, fork_run, fork_run_detached, kill, trim_heap};
 pub(crate) use hangup::peer_closed;
 pub(crate) use leaked::Leaked;
-pub(crate) use loaded::LoadedCode;
+pub(crate) use mailbox::{Doorbell, ITEM_CAPACITY, Mailbox, spin_until};
 pub(crate) use per_process::{PerProcess, current_pid, forget_pid};
-pub(crate) use plain_call::{EncodeResults, PlainCall, plain_bytes, run_posted_chunk};
+pub(crate) use plain_call::{EncodeResults, PlainCall, plain_bytes};
 pub(crate) use pmutex::{RawCondvar, RawMutex, Relock};
 #[cfg(feature = "mpi")]
 pub(crate) use rank_call::{RankCall, RankFinish, run_rank_call};
 pub(crate) use shm::SharedRegion;
-pub(crate) use task_slot::TaskSlot;
 pub(crate) use wait::{CHECK_EVERY, ChildWatch, ExitStatus, alive, wait_exit_event};
 pub(crate) use zst_call::{Finish, ZstCall};

@@ -8,21 +8,17 @@
 
 use std::ptr::NonNull;
 
-/// The signature of a posted chunk call: the items' bytes in, the encoded results (or an
-/// encoding error's message) out.
-type ChunkCall = fn(&[u8], &mut Vec<u8>) -> std::result::Result<(), String>;
+use super::zst_call::{PostedCall, PostedFn};
 
 /// How a worker encodes a chunk's results. Implemented by the pool, so that this module
 /// knows nothing of codecs.
 pub(crate) trait EncodeResults<R> {
-    /// Encodes `results` (computed as they are read) into `out`.
-    fn encode(
-        results: impl ExactSizeIterator<Item = R>,
-        out: &mut Vec<u8>,
-    ) -> std::result::Result<(), String>;
+    /// Encodes `results` (computed as they are read) into `out`; returns the tag of the
+    /// outcome (the pool's framing: the results, a panic's or an encoding error's message).
+    fn encode(results: impl ExactSizeIterator<Item = R>, out: &mut Vec<u8>) -> u8;
 }
 
-fn trampoline<A, F, R, K>(items: &[u8], out: &mut Vec<u8>) -> std::result::Result<(), String>
+fn trampoline<A, F, R, K>(items: &[u8], out: &mut Vec<u8>) -> u8
 where
     F: Fn(A) -> R,
     K: EncodeResults<R>,
@@ -56,13 +52,18 @@ impl PlainCall {
     {
         let stateless = std::mem::size_of::<F>() == 0 && !std::mem::needs_drop::<F>();
         (stateless && is_plain::<A>()).then_some(PlainCall {
-            addr: trampoline::<A, F, R, K> as ChunkCall as usize,
+            addr: trampoline::<A, F, R, K> as PostedFn as usize,
         })
     }
 
     /// Where the call's code is.
     pub(crate) fn addr(&self) -> usize {
         self.addr
+    }
+
+    /// The call, to post with a chunk's items (it may be posted again and again).
+    pub(crate) fn posted(&self) -> PostedCall {
+        PostedCall { addr: self.addr }
     }
 }
 
@@ -100,35 +101,17 @@ pub(crate) fn plain_bytes<A>(items: &[A]) -> Option<&[u8]> {
     })
 }
 
-/// In a worker: runs the chunk call at `addr` on `items`, appending to `out`.
-///
-/// The pool sends a worker only addresses from [`PlainCall::addr`], and only when the
-/// worker's snapshot of loaded code, taken right before it was forked, contains them
-/// (nothing unloaded since): the worker has that very function at that address.
-pub(crate) fn run_posted_chunk(
-    addr: usize,
-    items: &[u8],
-    out: &mut Vec<u8>,
-) -> std::result::Result<(), String> {
-    // SAFETY: by the protocol above, `addr` is the address of a `trampoline` instance,
-    // present in this process at the same address as in the pool's.
-    let call = unsafe { std::mem::transmute::<usize, ChunkCall>(addr) };
-    call(items, out)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::zst_call::run_posted;
     use super::*;
 
     struct Debug;
     impl<R: std::fmt::Debug> EncodeResults<R> for Debug {
-        fn encode(
-            results: impl ExactSizeIterator<Item = R>,
-            out: &mut Vec<u8>,
-        ) -> std::result::Result<(), String> {
+        fn encode(results: impl ExactSizeIterator<Item = R>, out: &mut Vec<u8>) -> u8 {
             let results: Vec<R> = results.collect();
             out.extend_from_slice(format!("{results:?}").as_bytes());
-            Ok(())
+            7
         }
     }
 
@@ -146,12 +129,18 @@ mod tests {
         let call = call_of(&square).unwrap();
         let items = [3u64, 4, 5];
         let mut out = Vec::new();
-        run_posted_chunk(call.addr(), plain_bytes(&items).unwrap(), &mut out).unwrap();
+        assert_eq!(
+            run_posted(call.addr(), plain_bytes(&items).unwrap(), &mut out),
+            7
+        );
         assert_eq!(String::from_utf8(out).unwrap(), "[9, 16, 25]");
         let chars = ['a', 'é'];
         let mut out = Vec::new();
         let upper = call_of(&|c: char| c.to_uppercase().next()).unwrap();
-        run_posted_chunk(upper.addr(), plain_bytes(&chars).unwrap(), &mut out).unwrap();
+        assert_eq!(
+            run_posted(upper.addr(), plain_bytes(&chars).unwrap(), &mut out),
+            7
+        );
         assert_eq!(String::from_utf8(out).unwrap(), "[Some('A'), Some('É')]");
     }
 

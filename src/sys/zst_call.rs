@@ -15,10 +15,12 @@ pub(crate) trait Finish<R> {
     fn finish(f: impl FnOnce() -> R, out: &mut Vec<u8>) -> u8;
 }
 
-/// The signature every posted call has.
-pub(crate) type Trampoline = fn(&mut Vec<u8>) -> u8;
+/// The signature every posted call has, a stateless closure's ([`ZstCall`]) as a chunk
+/// call's ([`PlainCall`](super::PlainCall)): the items' bytes in (none for a closure), the
+/// encoded outcome out, and its tag (the pool's framing) returned.
+pub(super) type PostedFn = fn(&[u8], &mut Vec<u8>) -> u8;
 
-fn trampoline<F: FnOnce() -> R, R, K: Finish<R>>(out: &mut Vec<u8>) -> u8 {
+fn trampoline<F: FnOnce() -> R, R, K: Finish<R>>(_: &[u8], out: &mut Vec<u8>) -> u8 {
     // SAFETY: `ZstCall::of` made this address only for an `F` that is zero-sized and has
     // no drop glue, and the process that posted it handed its `F` over (`ZstCall::hand_over`
     // forgot it). Reading a zero-sized value from an aligned, non-null pointer reads no
@@ -28,7 +30,7 @@ fn trampoline<F: FnOnce() -> R, R, K: Finish<R>>(out: &mut Vec<u8>) -> u8 {
 }
 
 /// A call of a stateless closure, as an address that processes forked from this one can
-/// jump to (see [`LoadedCode`](super::LoadedCode) for which ones have the code).
+/// jump to (see [`LoadedCode`](super::loaded::LoadedCode) for which ones have the code).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ZstCall<F> {
     addr: usize,
@@ -42,7 +44,7 @@ impl<F> ZstCall<F> {
         F: FnOnce() -> R,
     {
         (std::mem::size_of::<F>() == 0 && !std::mem::needs_drop::<F>()).then_some(ZstCall {
-            addr: trampoline::<F, R, K> as Trampoline as usize,
+            addr: trampoline::<F, R, K> as PostedFn as usize,
             closure: PhantomData,
         })
     }
@@ -60,8 +62,23 @@ impl<F> ZstCall<F> {
     }
 }
 
-/// A call whose closure was handed over: ready to post to exactly one worker.
+/// A call ready to post to a worker: a closure handed over (to exactly one worker), or a
+/// chunk call (stateless, reusable).
 #[derive(Debug)]
 pub(crate) struct PostedCall {
     pub(super) addr: usize,
+}
+
+/// In a worker: runs the posted call at `addr` on `items`, appending its outcome to `out`;
+/// returns its tag.
+///
+/// The pool posts only addresses of [`PostedFn`]s (from [`ZstCall`] or
+/// [`PlainCall`](super::PlainCall)), and only to a worker whose snapshot of loaded code,
+/// taken right before it was forked, contains them (nothing unloaded since): the worker has
+/// that very function at that address.
+pub(super) fn run_posted(addr: usize, items: &[u8], out: &mut Vec<u8>) -> u8 {
+    // SAFETY: by the protocol above, `addr` is the address of a `PostedFn`, present in
+    // this process at the same address as in the pool's.
+    let call = unsafe { std::mem::transmute::<usize, PostedFn>(addr) };
+    call(items, out)
 }

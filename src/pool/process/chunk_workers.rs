@@ -1,8 +1,9 @@
 //! The children of one `map` call: each takes chunk after chunk until none is left.
 //!
 //! Where the children come from is a [`Supply`]: [`Forked`] forks them for the call (any
-//! closure, any items), `super::map_crew` lends persistent ones (stateless closures over
-//! plain items). The rest is the same for both.
+//! closure, any items). The pool's persistent workers (`super::crew`) take `map` chunks
+//! through their mailboxes instead, with the same rules (two chunks held at most, a dead
+//! worker fails exactly its running chunk).
 //!
 //! Forking a process per chunk costs a fork and, worse, a fresh copy-on-write heap per
 //! chunk: every page a chunk's results touch faults again. Here the chunks are in memory
@@ -27,9 +28,8 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{MsgFlags, send};
 
 use super::children::{Children, cancelled, reap_after_eof, worker_died};
-use super::frame::{self, FrameReader, Tag};
-use super::result_slots::ResultSlots;
-use crate::sys::{self, CHECK_EVERY, ChildWatch, ExitStatus, LoadedCode};
+use super::frame::{self, FrameReader};
+use crate::sys::{self, CHECK_EVERY, ChildWatch, ExitStatus};
 use crate::{Result, interrupt};
 
 /// What a child runs for chunk `i`: appends the chunk's encoded results to the buffer,
@@ -39,7 +39,7 @@ pub(crate) type ChunkFn<'a> =
 
 /// Where the children of a call come from, and what a chunk's message to them is.
 pub(crate) trait Supply {
-    /// A child ready to take chunks: forked now, or an idle persistent worker.
+    /// A child ready to take chunks.
     fn member(&mut self) -> Result<Member>;
     /// Appends the message that gives chunk `i` to a child.
     fn message(&mut self, i: usize, out: &mut Vec<u8>);
@@ -51,11 +51,6 @@ pub(crate) trait Supply {
 pub(crate) struct Member {
     pub(super) child: ChildWatch,
     pub(super) socket: UnixStream,
-    /// The code the child had when it was forked (persistent workers only).
-    pub(super) code: Option<LoadedCode>,
-    /// Where the child may leave a frame's payload instead of sending it (persistent
-    /// workers only).
-    pub(super) slots: Option<ResultSlots>,
     /// The frames it sends, as they arrive.
     reader: FrameReader,
     /// The chunks it was given and has not answered yet, in the order it runs them: the
@@ -67,17 +62,10 @@ pub(crate) struct Member {
 }
 
 impl Member {
-    pub(super) fn new(
-        child: ChildWatch,
-        socket: UnixStream,
-        code: Option<LoadedCode>,
-        slots: Option<ResultSlots>,
-    ) -> Self {
+    pub(super) fn new(child: ChildWatch, socket: UnixStream) -> Self {
         Member {
             child,
             socket,
-            code,
-            slots,
             reader: FrameReader::default(),
             holding: VecDeque::new(),
             outbox: Vec::new(),
@@ -97,10 +85,7 @@ impl Member {
 
     /// The outcome of the frame just taken (with tag `tag`): its payload, read in place.
     fn outcome(&self, tag: u8) -> Result<&[u8]> {
-        match &self.slots {
-            Some(slots) if tag == Tag::InSlot as u8 => slots.payload(self.reader.payload()),
-            _ => frame::outcome(tag, self.reader.payload()),
-        }
+        frame::outcome(tag, self.reader.payload())
     }
 
     /// Gives the child chunk `i` (its message is `message`).
@@ -353,7 +338,7 @@ impl Supply for Forked<'_, '_> {
         })?;
         parent_end.set_nonblocking(true)?;
         self.children.register(pid);
-        Ok(Member::new(ChildWatch::new(pid), parent_end, None, None))
+        Ok(Member::new(ChildWatch::new(pid), parent_end))
     }
 
     fn message(&mut self, i: usize, out: &mut Vec<u8>) {

@@ -1,5 +1,5 @@
 //! The engine of the process-backed [`Pool`](super::Pool): cuts the work into tasks, runs
-//! them in child processes (forked for the call, or persistent: see `map_chunks`),
+//! them in child processes (forked for the call, or the persistent crew: see `map_chunks`),
 //! decodes the results in order.
 
 use std::cell::RefCell;
@@ -9,15 +9,15 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::apply_crew::Crew;
 use super::children::{ChildTask, Children, cancelled, run_tasks, run_tasks_with};
 use super::chunk_workers::{Forked, run_chunks};
-use super::map_crew::MapCrew;
+use super::crew::Crew;
+use super::frame;
 use super::route::{Call, Route, Shape, route};
 use crate::ipc::codec;
 use crate::pool::builder::Initializer;
 use crate::pool::chunking::{MAX_AUTO_CHUNK, guided_chunks};
-use crate::sys::{EncodeResults, PlainCall, plain_bytes};
+use crate::sys::{EncodeResults, ITEM_CAPACITY, PlainCall, plain_bytes};
 use crate::{Error, ErrorKind, Result};
 
 /// Runs tasks in children; clonable into the runner threads.
@@ -29,22 +29,19 @@ pub(in crate::pool) struct Engine {
     /// Never a persistent worker (`fresh_process_per_task`).
     pub(in crate::pool) fresh: bool,
     pub(in crate::pool) children: Arc<Children>,
-    /// Persistent workers for stateless `apply` tasks.
+    /// Persistent workers for stateless `apply` tasks and for `map` with a stateless
+    /// function over plain items.
     pub(in crate::pool) crew: Arc<Crew>,
-    /// Persistent workers for `map` with a stateless function over plain items.
-    pub(in crate::pool) map_crew: Arc<MapCrew>,
 }
 
-/// Encodes a chunk's results as persistent `map` workers send them (the bytes of a
-/// `Vec<R>`, as from a forked child).
+/// Encodes a chunk's results as persistent workers send them (the bytes of a `Vec<R>`,
+/// as from a forked child), a panic or an encoding error as its message.
 struct EncodeChunk;
 
 impl<R: Serialize> EncodeResults<R> for EncodeChunk {
-    fn encode(
-        results: impl ExactSizeIterator<Item = R>,
-        out: &mut Vec<u8>,
-    ) -> std::result::Result<(), String> {
-        encode_results_into(results, out).map_err(|e| e.to_string())
+    fn encode(results: impl ExactSizeIterator<Item = R>, out: &mut Vec<u8>) -> u8 {
+        let run = |out: &mut Vec<u8>| encode_results_into(results, out).map_err(|e| e.to_string());
+        frame::run_caught(out, 0, run) as u8
     }
 }
 
@@ -82,9 +79,9 @@ where
 /// Chunks per worker in a window, at least, with a chunk size set.
 const MIN_WINDOW_CHUNKS: usize = 16;
 
-/// At most this many bytes of items per chunk sent to a persistent worker: a message
-/// stays well within a socket's buffer.
-const MAX_ITEM_BYTES: usize = 32 * 1024;
+/// At most this many bytes of items per chunk sent to a persistent worker: a request
+/// slot of its mailbox.
+const MAX_ITEM_BYTES: usize = ITEM_CAPACITY;
 
 /// Items per window of chunks handed to the children of one fork (with a chunk size
 /// set, at least [`MIN_WINDOW_CHUNKS`] chunks per worker): bounds the input held at
@@ -144,7 +141,7 @@ impl Engine {
             pinned: self.children.is_pinned(),
             fresh: self.fresh,
             max_tasks: self.crew.max_tasks().is_some(),
-            owner: self.map_crew.is_owner(),
+            owner: self.crew.is_owner(),
         }
     }
 
@@ -158,7 +155,7 @@ impl Engine {
     /// soon as it and every chunk before it are done.
     ///
     /// The route (see `route.rs`) says where: a process per chunk, children forked for
-    /// the call (`chunk_workers`), or the persistent crew (`map_crew`). In the last two,
+    /// the call (`chunk_workers`), or the persistent crew (`crew`). In the last two,
     /// up to `workers` children take chunk after chunk from windows of chunks cut from
     /// `items`: neither the input nor the encoded results of a long input are ever all in
     /// memory at once.
@@ -229,27 +226,33 @@ impl Engine {
             }
             let count = chunks.len();
             let base = emitter.emitted();
-            let on_outcome = |i: usize, outcome: Result<&[u8]>| emitter.put(base + i, outcome);
-            match plain {
+            let mut on_outcome = |i: usize, outcome: Result<&[u8]>| emitter.put(base + i, outcome);
+            let forked: Vec<usize> = match plain {
                 Some(call) => {
-                    let bytes: Vec<Vec<u8>> = chunks
-                        .iter()
-                        .map(|c| plain_bytes(c).unwrap_or_default().to_vec())
-                        .collect();
-                    drop(chunks);
-                    let mut supply = self.map_crew.supply(call.addr(), &bytes);
-                    run_chunks(count, &mut supply, self.workers, &self.children, on_outcome);
+                    let items = |i: usize| plain_bytes(&chunks[i]).unwrap_or_default();
+                    self.crew
+                        .map(call, count, &items, self.workers, &mut on_outcome)
                 }
-                None => {
-                    let mut chunks: Vec<Option<Vec<A>>> = chunks.into_iter().map(Some).collect();
-                    // Runs in the children, each on its own copy of `chunks`.
-                    let mut run = |i: usize, out: &mut Vec<u8>| {
-                        let chunk = chunks[i].take().ok_or("a chunk was given twice")?;
-                        EncodeChunk::encode(chunk.into_iter().map(f), out)
-                    };
-                    let mut supply = Forked::new(&mut run, &self.children, "ForkPoolWorker");
-                    run_chunks(count, &mut supply, self.workers, &self.children, on_outcome);
-                }
+                None => (0..count).collect(),
+            };
+            if !forked.is_empty() {
+                // Any closure over any items, or no crew worker free (other calls hold
+                // them): children forked for these chunks, each with all of them.
+                let mut chunks: Vec<Option<Vec<A>>> = chunks.into_iter().map(Some).collect();
+                // Runs in the children, each on its own copy of `chunks`.
+                let mut run = |j: usize, out: &mut Vec<u8>| {
+                    let chunk = chunks[forked[j]].take().ok_or("a chunk was given twice")?;
+                    encode_results_into(chunk.into_iter().map(f), out).map_err(|e| e.to_string())
+                };
+                let mut supply = Forked::new(&mut run, &self.children, "ForkPoolWorker");
+                let on_forked = |j: usize, outcome: Result<&[u8]>| on_outcome(forked[j], outcome);
+                run_chunks(
+                    forked.len(),
+                    &mut supply,
+                    self.workers,
+                    &self.children,
+                    on_forked,
+                );
             }
             if emitter.emitted() < base + count {
                 return; // some chunk has no outcome: the run was stopped

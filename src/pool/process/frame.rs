@@ -10,7 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use crate::{Error, ErrorKind, Result};
 
 /// The header's size: the payload's length (8 bytes) and the tag.
-pub(super) const HEADER: usize = 9;
+const HEADER: usize = 9;
 
 /// What a frame's payload is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,21 +22,18 @@ pub(super) enum Tag {
     Panic = 1,
     /// An encoding error's message.
     Encoding = 2,
-    /// `[u64 slot][u64 length]`: the encoded results are in that slot of the worker's
-    /// [`ResultSlots`](super::result_slots::ResultSlots).
-    InSlot = 3,
 }
 
 impl Tag {
     pub(super) fn from_u8(tag: u8) -> Option<Tag> {
-        [Tag::Value, Tag::Panic, Tag::Encoding, Tag::InSlot]
+        [Tag::Value, Tag::Panic, Tag::Encoding]
             .into_iter()
             .find(|t| *t as u8 == tag)
     }
 }
 
 /// The outcome a payload of tag `tag` stands for: the value's bytes, or the error whose
-/// message it is. (A slot notice is read by its slots; here it is malformed.)
+/// message it is.
 pub(super) fn outcome(tag: u8, payload: &[u8]) -> Result<&[u8]> {
     let kind = match Tag::from_u8(tag) {
         Some(Tag::Value) => return Ok(payload),
@@ -84,14 +81,15 @@ pub(super) fn fill(
 
 /// Writes the header of `frame` (whose payload follows [`HEADER`] bytes): its length and
 /// `tag`.
-pub(super) fn set_header(frame: &mut [u8], tag: Tag) {
+fn set_header(frame: &mut [u8], tag: Tag) {
     let len = (frame.len() - HEADER) as u64;
     frame[..8].copy_from_slice(&len.to_le_bytes());
     frame[8] = tag as u8;
 }
 
 /// The tag of a whole frame (see [`fill`]).
-pub(super) fn tag_of(frame: &[u8]) -> Option<Tag> {
+#[cfg(test)]
+fn tag_of(frame: &[u8]) -> Option<Tag> {
     frame.get(8).copied().and_then(Tag::from_u8)
 }
 

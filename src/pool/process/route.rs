@@ -9,8 +9,10 @@ pub(super) enum Route {
     /// Up to `workers` children forked for one `map` call, each taking chunk after chunk
     /// (they have every chunk of the window through `fork`).
     ForkPerCall,
-    /// The pool's persistent workers, forked once and kept between calls. An `apply` that
-    /// finds no worker free for it takes [`Route::ForkPerTask`] (nothing is lost by trying).
+    /// The pool's persistent workers (one crew for `apply` and `map`, at most `workers`
+    /// processes), forked once and kept between calls. An `apply` that finds no worker
+    /// free for it takes [`Route::ForkPerTask`], a `map`'s chunks that find none take
+    /// [`Route::ForkPerCall`] (nothing is lost by trying).
     Crew,
 }
 
