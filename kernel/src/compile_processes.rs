@@ -79,7 +79,30 @@ mod tests {
 
     #[test]
     fn a_cargo_child_and_its_children_are_the_build() {
-        // A stand-in named `cargo` (a copy of sleep) with a child of its own.
+        // `stop_build` kills every compiler child of this process, and the other tests of
+        // this binary run in it at the same time (some start `rustc` or `cargo`): the test
+        // runs alone, in a child process of its own that runs this binary again.
+        const ALONE: &str = "PARALELO_COMPILE_PROCESSES_TEST_ALONE";
+        if std::env::var_os(ALONE).is_none() {
+            let alone = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "compile_processes::tests::a_cargo_child_and_its_children_are_the_build",
+                    "--test-threads=1",
+                ])
+                .env(ALONE, "1")
+                .output()
+                .unwrap();
+            assert!(
+                alone.status.success(),
+                "the test, run alone, failed: {}\n{}{}",
+                alone.status,
+                String::from_utf8_lossy(&alone.stdout),
+                String::from_utf8_lossy(&alone.stderr)
+            );
+            return;
+        }
+        // A stand-in named `cargo` (a shell script) with a child of its own.
         let dir = std::env::temp_dir().join(format!("paralelo-build-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let cargo = dir.join("cargo");
