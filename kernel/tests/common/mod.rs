@@ -101,9 +101,32 @@ fn identity_options(identity: &str) -> SocketOptions {
     options
 }
 
+/// How many times [`Kernel::start`] starts a kernel that exits before it answers.
+const START_ATTEMPTS: usize = 3;
+
 impl Kernel {
-    /// Starts the kernel and waits until it answers `kernel_info`.
+    /// Starts the kernel and waits until it answers `kernel_info`. The ports are free when
+    /// picked, but another process may bind one before the kernel does (it then exits
+    /// with "Address already in use"): a kernel that exits before answering is started
+    /// again on new ports, and the wait ends as soon as it exits, not at the timeout.
     pub async fn start() -> Kernel {
+        for attempt in 1..=START_ATTEMPTS {
+            match Kernel::try_start().await {
+                Ok(kernel) => return kernel,
+                Err(status) if attempt < START_ATTEMPTS => {
+                    eprintln!("kernel exited before answering ({status}); starting it again");
+                }
+                Err(status) => panic!(
+                    "the kernel exited before answering kernel_info, {START_ATTEMPTS} times \
+                     (last: {status}); its stderr is above"
+                ),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+
+    /// One start: the kernel, or its exit status if it exited before answering.
+    async fn try_start() -> Result<Kernel, std::process::ExitStatus> {
         let dir = TempDir::new("kernel");
         let key = uuid::Uuid::new_v4().to_string();
         let ports = json!({
@@ -156,11 +179,26 @@ impl Kernel {
         };
         // kernel_info answers at once; iopub needs a moment to subscribe (slow joiner).
         let id = kernel.send_shell("kernel_info_request", json!({})).await;
-        let reply = kernel.shell_reply(START_TIMEOUT).await;
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        let msg = loop {
+            if let Ok(msg) =
+                tokio::time::timeout(Duration::from_millis(200), kernel.shell.recv()).await
+            {
+                break msg.unwrap();
+            }
+            if let Some(status) = kernel.child.try_wait().unwrap() {
+                return Err(status);
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for kernel_info_reply"
+            );
+        };
+        let reply = kernel.decode(msg);
         assert_eq!(reply["parent_header"]["msg_id"], id);
         tokio::time::sleep(Duration::from_millis(300)).await;
         kernel.drain_iopub().await;
-        kernel
+        Ok(kernel)
     }
 
     pub fn sign(&self, parts: &[&[u8]]) -> String {

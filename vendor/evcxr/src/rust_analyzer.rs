@@ -417,11 +417,29 @@ impl RustAnalyzer {
             }
             change.change_file(file_id, new_contents);
         }
+        // paralelo: the cell's own directory is the one local source root; every other file
+        // (std, the dependencies) is in a library root, as rust-analyzer makes them for an
+        // editor. Library files get high durability, so after a change to the cell's file
+        // salsa trusts every memo computed from library files alone (def maps, trait impls)
+        // at once, instead of re-verifying its inputs one by one: with every file in one
+        // local root, that walk took ~80 ms of each cell that binds a variable. Library files
+        // are set again only here, after a Cargo.toml change. Durability changes how memos
+        // are verified, never what a query returns.
+        let mut file_sets = ra_vfs::file_set::FileSetConfig::builder();
+        file_sets.add_file_set(vec![ra_vfs::VfsPath::from(self.root_directory.clone())]);
         change.set_roots(
-            ra_vfs::file_set::FileSetConfig::default()
+            file_sets
+                .build()
                 .partition(&self.vfs)
                 .into_iter()
-                .map(SourceRoot::new_local)
+                .enumerate()
+                .map(|(index, file_set)| {
+                    if index == 0 {
+                        SourceRoot::new_local(file_set)
+                    } else {
+                        SourceRoot::new_library(file_set)
+                    }
+                })
                 .collect(),
         );
         let (crate_graph, _) = workspace.to_crate_graph(
