@@ -12,27 +12,13 @@ use std::time::Duration;
 
 use paralelo::Processes;
 use paralelo::prelude::*;
-use process_util::in_child;
+use process_util::{gone, in_child, wait_until};
 
 fn pids_of(pool: &Pool<Processes>) -> HashSet<u32> {
     pool.map(|_: u64| std::process::id(), 0..64u64)
         .unwrap()
         .into_iter()
         .collect()
-}
-
-fn gone(pid: u32) -> bool {
-    !std::path::Path::new(&format!("/proc/{pid}")).exists()
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if done() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("still not true after 10 s: {what}");
 }
 
 fn slow_square(x: u64) -> u64 {

@@ -9,22 +9,7 @@ use std::time::Duration;
 
 use paralelo::Processes;
 use paralelo::prelude::*;
-use process_util::{in_child, running};
-
-/// True when `pid` no longer exists at all: it ended and was reaped (no zombie left).
-fn gone(pid: u32) -> bool {
-    !std::path::Path::new(&format!("/proc/{pid}")).exists()
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if done() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("still not true after 10 s: {what}");
-}
+use process_util::{gone, in_child, running, wait_until};
 
 fn exit3() -> u32 {
     std::process::exit(3)

@@ -43,3 +43,19 @@ pub(crate) fn running(pid: u32) -> bool {
         Err(_) => false,
     }
 }
+
+/// True when `pid` no longer exists at all: it ended and was reaped (no zombie left).
+pub(crate) fn gone(pid: u32) -> bool {
+    !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Waits up to 10 s for `done`, checking every 50 ms; fails the test naming `what`.
+pub(crate) fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if done() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("still not true after 10 s: {what}");
+}
