@@ -1,5 +1,7 @@
 //! Chunk sizes, shared by the thread and process pools.
 
+use std::collections::VecDeque;
+
 use crate::{Error, Result};
 
 /// At most this many items per automatic chunk: bounds what each worker and the owner
@@ -44,6 +46,29 @@ pub(super) fn checked_chunksize(chunksize: usize) -> Result<usize> {
         ));
     }
     Ok(chunksize)
+}
+
+/// The dealing rule of the process pool's `map` loops (the crew's and the children forked
+/// for a call): gives worker `m` a second chunk to queue while more chunks are left than
+/// the `at_once` workers can take (near the end, a queued chunk could wait while another
+/// worker idles), and a first one if it holds none. `holding` counts the chunks `m`
+/// holds; `give` hands it one.
+pub(super) fn top_up<M>(
+    m: &mut M,
+    holding: impl Fn(&M) -> usize,
+    pending: &mut VecDeque<usize>,
+    at_once: usize,
+    mut give: impl FnMut(&mut M, usize),
+) {
+    while holding(m) < 2 && pending.len() > at_once {
+        let Some(i) = pending.pop_front() else { break };
+        give(m, i);
+    }
+    if holding(m) == 0 {
+        if let Some(i) = pending.pop_front() {
+            give(m, i);
+        }
+    }
 }
 
 #[cfg(test)]

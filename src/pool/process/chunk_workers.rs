@@ -29,6 +29,7 @@ use nix::sys::socket::{MsgFlags, send};
 
 use super::children::{Children, cancelled, reap_after_eof, worker_died};
 use super::frame::{self, FrameReader};
+use crate::pool::chunking::top_up;
 use crate::sys::{self, CHECK_EVERY, ChildWatch, ExitStatus};
 use crate::{Result, interrupt};
 
@@ -205,7 +206,9 @@ pub(crate) fn run_chunks(
             match supply.member() {
                 Ok(mut m) => {
                     give(&mut m, i, supply);
-                    top_up(&mut m, &mut pending, at_once, |m, i| give(m, i, supply));
+                    top_up(&mut m, holding, &mut pending, at_once, |m, i| {
+                        give(m, i, supply)
+                    });
                     crew.members.push(m);
                 }
                 Err(e) => on_outcome(i, Err(e)),
@@ -224,7 +227,7 @@ pub(crate) fn run_chunks(
                 let answered = m.holding.pop_front();
                 // Its next chunk first, then the decoding of this one.
                 if !children.is_terminated() {
-                    top_up(m, &mut pending, at_once, |m, i| give(m, i, supply));
+                    top_up(m, holding, &mut pending, at_once, |m, i| give(m, i, supply));
                 }
                 if let Some(i) = answered {
                     on_outcome(i, m.outcome(tag));
@@ -262,25 +265,6 @@ pub(crate) fn run_chunks(
             for i in m.holding.into_iter().rev() {
                 pending.push_front(i);
             }
-        }
-    }
-}
-
-/// Gives `m` a second chunk to queue while there are more chunks left than children to
-/// take them (near the end, a queued chunk could wait while another child idles).
-fn top_up(
-    m: &mut Member,
-    pending: &mut VecDeque<usize>,
-    at_once: usize,
-    mut give: impl FnMut(&mut Member, usize),
-) {
-    while m.holding.len() < 2 && pending.len() > at_once {
-        let Some(i) = pending.pop_front() else { break };
-        give(m, i);
-    }
-    if m.holding.is_empty() {
-        if let Some(i) = pending.pop_front() {
-            give(m, i);
         }
     }
 }
@@ -362,4 +346,9 @@ fn answer(
     frame::fill(frame, run);
     let mut socket = socket;
     socket.write_all(frame).is_ok()
+}
+
+/// The chunks `m` holds, for [`top_up`].
+fn holding(m: &Member) -> usize {
+    m.holding.len()
 }

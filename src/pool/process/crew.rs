@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use super::children::{Children, cancelled, worker_died};
 use super::frame;
 use crate::ipc::codec;
+use crate::pool::chunking::top_up;
 use crate::sys::{
     self, CHECK_EVERY, ChildWatch, Doorbell, ExitStatus, Finish, Mailbox, PlainCall, ZstCall,
     spin_until,
@@ -78,6 +79,17 @@ struct Roster {
     terminated: bool,
     /// Told to stop (their code was too old for a call): reaped when next convenient.
     retired: Vec<Worker>,
+}
+
+impl Roster {
+    /// Takes no more workers in, and takes out the idle ones (counted out of the crew) and
+    /// the retired ones, for `terminate` and `shutdown` to end.
+    fn close(&mut self) -> (Vec<Worker>, Vec<Worker>) {
+        self.terminated = true;
+        let idle = std::mem::take(&mut self.idle);
+        self.count -= idle.len();
+        (idle, std::mem::take(&mut self.retired))
+    }
 }
 
 /// The pool's persistent workers: at most `limit`, forked on demand.
@@ -321,7 +333,7 @@ impl Crew {
                     worker,
                     holding: VecDeque::new(),
                 };
-                top_up(&mut m, &mut pending, at_once, &give);
+                top_up(&mut m, holding, &mut pending, at_once, &give);
                 members.push(m);
             }
             if members.is_empty() {
@@ -338,7 +350,7 @@ impl Crew {
                     let answered = m.holding.pop_front();
                     // Its next chunk first, then the decoding of this one.
                     if !self.children.is_terminated() {
-                        top_up(m, &mut pending, at_once, &give);
+                        top_up(m, holding, &mut pending, at_once, &give);
                     }
                     if let Some(i) = answered {
                         let bytes = m.worker.mailbox.bytes(taken, &mut m.worker.parts);
@@ -476,13 +488,10 @@ impl Crew {
             return;
         }
         let mut roster = self.roster();
-        roster.terminated = true;
         for &pid in &roster.busy {
             let _ = sys::kill(nix::unistd::Pid::from_raw(pid), libc::SIGKILL);
         }
-        let idle = std::mem::take(&mut roster.idle);
-        let retired = std::mem::take(&mut roster.retired);
-        roster.count -= idle.len();
+        let (idle, retired) = roster.close();
         drop(roster);
         for mut worker in idle.into_iter().chain(retired) {
             worker.watch.kill_and_reap();
@@ -495,12 +504,7 @@ impl Crew {
         if !self.is_owner() {
             return;
         }
-        let mut roster = self.roster();
-        roster.terminated = true;
-        let idle = std::mem::take(&mut roster.idle);
-        let retired = std::mem::take(&mut roster.retired);
-        roster.count -= idle.len();
-        drop(roster);
+        let (idle, retired) = self.roster().close();
         for worker in &idle {
             worker.mailbox.stop();
         }
@@ -516,28 +520,14 @@ impl Drop for Crew {
     }
 }
 
-/// Gives `m` a second chunk to queue while there are more chunks left than workers to
-/// take them (near the end, a queued chunk could wait while another worker idles).
-fn top_up(
-    m: &mut Member,
-    pending: &mut VecDeque<usize>,
-    at_once: usize,
-    give: &impl Fn(&mut Member, usize),
-) {
-    while m.holding.len() < 2 && pending.len() > at_once {
-        let Some(i) = pending.pop_front() else { break };
-        give(m, i);
-    }
-    if m.holding.is_empty() {
-        if let Some(i) = pending.pop_front() {
-            give(m, i);
-        }
-    }
-}
-
 fn cancelled_while_running() -> Error {
     Error::new(
         ErrorKind::Cancelled,
         "the task was stopped: its pool was terminated while it ran",
     )
+}
+
+/// The chunks `m` holds, for [`top_up`].
+fn holding(m: &Member) -> usize {
+    m.holding.len()
 }
