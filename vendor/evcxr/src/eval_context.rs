@@ -176,6 +176,11 @@ impl Config {
         self.cache_bytes
     }
 
+    // paralelo: the rustc wrapper that writes down the cell crate's rustc command
+    pub(crate) fn subprocess_path(&self) -> &Path {
+        &self.subprocess_path
+    }
+
     pub(crate) fn cargo_command(&self, command_name: &str) -> Command {
         let mut command = if self.linker == "mold" {
             Command::new("mold")

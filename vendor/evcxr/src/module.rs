@@ -27,6 +27,8 @@ use std::process::Command;
 
 mod artifacts;
 pub(crate) mod cache;
+// paralelo: the cell crate's rustc command without cargo
+mod replay;
 
 pub(crate) const CORE_EXTERN_ENV: &str = "EVCXR_CORE_EXTERN";
 pub(crate) const CACHE_ENABLED_ENV: &str = "EVCXR_CACHE_ENABLED";
@@ -123,6 +125,8 @@ fn rename_or_copy_so_file(src: &Path, dest: &Path) -> Result<(), Error> {
 pub(crate) struct Module {
     build_num: i32,
     last_allow_static: Option<bool>,
+    // paralelo: the rustc command of the last cargo build, while valid
+    replay: Option<replay::Replay>,
 }
 
 const CRATE_NAME: &str = "ctx";
@@ -132,6 +136,7 @@ impl Module {
         Ok(Module {
             build_num: 0,
             last_allow_static: None,
+            replay: None,
         })
     }
 
@@ -181,7 +186,7 @@ impl Module {
             config.cargo_command("clean").output()?;
         }
         self.last_allow_static = Some(config.allow_static_linking);
-        let mut command = config.cargo_command("build");
+        let command = config.cargo_command("build");
         if config.time_passes && config.toolchain != "nightly" {
             bail!("time_passes option requires nightly compiler");
         }
@@ -189,27 +194,16 @@ impl Module {
         self.write_code(code_block, config)?;
 
         let next_build_num = self.build_num + 1;
-        let so_path_file = config.crate_dir().join(EXECUTION_SO_PATH_FILE);
-        command.env(EXECUTION_SO_PATH_ENV, &so_path_file);
-
-        match fs::remove_file(&so_path_file) {
-            Ok(()) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => return Err(error.into()),
-        }
-
-        let cargo_output = run_cargo(command, code_block)?;
-        if config.time_passes {
-            let output = String::from_utf8_lossy(&cargo_output.stderr);
-            eprintln!("{output}");
-        }
-
-        let so_file = match fs::read_to_string(&so_path_file) {
-            Ok(path) => PathBuf::from(path),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                compiled_so_path(&cargo_output.stdout)?
-            }
-            Err(error) => return Err(error.into()),
+        // paralelo: rustc alone while the command of the last cargo build is still valid
+        let replay_key = replay::key(&command, config.crate_dir());
+        let replay = self
+            .replay
+            .as_ref()
+            .filter(|replay| !config.time_passes && replay.is_valid(replay_key));
+        let so_file = match replay.map(replay::Replay::run).transpose()? {
+            Some(replay::Replayed::Built(so_file)) => so_file,
+            Some(replay::Replayed::Failed(output)) => bail!(compile_failure(&output, code_block)),
+            None => self.cargo_build(command, replay_key, code_block, config)?,
         };
 
         let copied_so_file = so_file.with_file_name(shared_object_name_from_crate_name(&format!(
@@ -225,6 +219,43 @@ impl Module {
 
         Ok(SoFile {
             path: copied_so_file,
+        })
+    }
+
+    // paralelo: the cargo build of `compile`, which also records its rustc command
+    fn cargo_build(
+        &mut self,
+        mut command: Command,
+        replay_key: u64,
+        code_block: &CodeBlock,
+        config: &Config,
+    ) -> Result<PathBuf, Error> {
+        let so_path_file = config.crate_dir().join(EXECUTION_SO_PATH_FILE);
+        command.env(EXECUTION_SO_PATH_ENV, &so_path_file);
+
+        match fs::remove_file(&so_path_file) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error.into()),
+        }
+
+        let record_file =
+            replay::request(&mut command, config.crate_dir(), config.subprocess_path());
+        self.replay = None;
+        let cargo_output = run_cargo(command, code_block)?;
+        if config.time_passes {
+            let output = String::from_utf8_lossy(&cargo_output.stderr);
+            eprintln!("{output}");
+        }
+        self.replay = record_file
+            .and_then(|file| replay::Replay::load(replay_key, &file, config.crate_dir()));
+
+        Ok(match fs::read_to_string(&so_path_file) {
+            Ok(path) => PathBuf::from(path),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                compiled_so_path(&cargo_output.stdout)?
+            }
+            Err(error) => return Err(error.into()),
         })
     }
 
@@ -319,6 +350,8 @@ pub(crate) fn wrap_rustc_helper() -> Result<i32> {
         return Ok(0);
     }
 
+    // paralelo: written down for the next cells, which run it without cargo
+    replay::record(&command)?;
     let output = command.output()?;
 
     std::io::stdout().write_all(&output.stdout)?;
@@ -559,21 +592,26 @@ fn run_cargo(
     if cargo_output.status.success() {
         Ok(cargo_output)
     } else {
-        let (errors, non_json_error) = errors_from_cargo_output(&cargo_output, code_block);
-        if errors.is_empty() {
-            if let Some(error) = non_json_error {
-                bail!(Error::Message(error));
-            } else {
-                bail!(Error::Message(format!(
-                    "Compilation failed, but no parsable errors were found. STDERR:\n\
-                     {}\nSTDOUT:{}\n",
-                    String::from_utf8_lossy(&cargo_output.stderr),
-                    String::from_utf8_lossy(&cargo_output.stdout)
-                )));
-            }
+        bail!(compile_failure(&cargo_output, code_block));
+    }
+}
+
+// paralelo: cargo's or a replayed rustc's failure (its diagnostics are not wrapped by cargo)
+fn compile_failure(output: &std::process::Output, code_block: &CodeBlock) -> Error {
+    let (errors, non_json_error) = errors_from_cargo_output(output, code_block);
+    if errors.is_empty() {
+        if let Some(error) = non_json_error {
+            Error::Message(error)
         } else {
-            bail!(Error::CompilationErrors(errors));
+            Error::Message(format!(
+                "Compilation failed, but no parsable errors were found. STDERR:\n\
+                 {}\nSTDOUT:{}\n",
+                String::from_utf8_lossy(&output.stderr),
+                String::from_utf8_lossy(&output.stdout)
+            ))
         }
+    } else {
+        Error::CompilationErrors(errors)
     }
 }
 
