@@ -52,13 +52,14 @@ struct RustcCommand {
 }
 
 /// In the wrapper: writes `command` down if the build asked for it and `command` compiles
-/// the cell crate. Arguments or variables that are not UTF-8 write nothing (no replay).
-pub(super) fn record(command: &Command) -> Result<()> {
+/// the cell crate. Arguments or variables that are not UTF-8, or a file that cannot be
+/// written, write nothing: the next cell uses cargo, and this build goes on.
+pub(super) fn record(command: &Command) {
     let Some(file) = std::env::var_os(RECORD_ENV) else {
-        return Ok(());
+        return;
     };
     if execution_so_source(command).is_none() {
-        return Ok(());
+        return;
     }
     let text = |s: &std::ffi::OsStr| s.to_str().map(str::to_owned);
     let recorded = (|| {
@@ -74,10 +75,9 @@ pub(super) fn record(command: &Command) -> Result<()> {
             dir: std::env::current_dir().ok()?,
         })
     })();
-    if let Some(recorded) = recorded {
-        std::fs::write(file, serde_json::to_vec(&recorded)?)?;
+    if let Some(bytes) = recorded.and_then(|r| serde_json::to_vec(&r).ok()) {
+        let _ = std::fs::write(file, bytes);
     }
-    Ok(())
 }
 
 /// Sets up `command` (a `cargo build` of the cell crate) to write down its rustc command,
