@@ -31,7 +31,9 @@ impl Queue for Sent {
 pub(super) type Ledger = lifecycle::Ledger<Sent>;
 
 /// Sends the call (`offset`, `input`) to the worker at `index` as a new task, kept in
-/// `ledger` until it finishes; `done` gets its outcome, exactly once.
+/// `ledger` until it finishes; `done` gets its outcome, exactly once. A task of a call
+/// that `terminate` overtook (a map sending its next chunks) is never sent, or, when
+/// `terminate` came while it was being sent, failed like the others it failed.
 pub(super) fn submit(
     links: &Links,
     ledger: &Arc<Ledger>,
@@ -41,18 +43,28 @@ pub(super) fn submit(
     done: impl FnOnce(Outcome) + Send + 'static,
 ) {
     let id = links.new_id();
-    ledger.with_queue(|sent| sent.0.insert(id));
-    let ledger = ledger.clone();
+    if !ledger.queue_unless_terminated(|sent| {
+        sent.0.insert(id);
+    }) {
+        done(Err(lifecycle::never_ran()));
+        return;
+    }
+    let finished = ledger.clone();
     links.submit(
         index,
         id,
         offset,
         input,
         Box::new(move |outcome| {
-            ledger.with_queue(|sent| sent.0.remove(&id));
+            finished.with_queue(|sent| sent.0.remove(&id));
             done(outcome);
         }),
     );
+    // `terminate` drained the queue between the two steps above: it could not cancel a
+    // task `links` did not know yet.
+    if ledger.is_terminated() {
+        links.cancel(id, lifecycle::unfinished());
+    }
 }
 
 /// Chunks a worker may hold at once: one running, one waiting, so that it never idles

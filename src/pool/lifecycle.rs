@@ -142,6 +142,25 @@ impl<Q: Queue> Ledger<Q> {
         f(&mut self.book().queued)
     }
 
+    /// `f` on the queued tasks under the ledger's lock unless the pool was terminated, so
+    /// that a task a call queues after `terminate` drained the queue is never queued;
+    /// false when it was terminated. (A call admitted before `close` still queues its
+    /// tasks: Python's `close` lets submitted work finish.)
+    #[cfg(feature = "mpi")]
+    pub(crate) fn queue_unless_terminated(&self, f: impl FnOnce(&mut Q)) -> bool {
+        let mut book = self.book();
+        if matches!(book.phase, Phase::Terminated) {
+            return false;
+        }
+        f(&mut book.queued);
+        true
+    }
+
+    #[cfg(feature = "mpi")]
+    pub(crate) fn is_terminated(&self) -> bool {
+        self.book().phase == Phase::Terminated
+    }
+
     /// The next queued task `take` gives, waiting for one; `None` once the pool is
     /// stopping and nothing is left.
     pub(super) fn next_task<T>(&self, mut take: impl FnMut(&mut Q) -> Option<T>) -> Option<T> {
@@ -233,7 +252,7 @@ fn check_phase(phase: Phase) -> Result<()> {
 }
 
 /// The error of a queued task that `terminate` failed before it started.
-pub(super) fn never_ran() -> Error {
+pub(crate) fn never_ran() -> Error {
     Error::new(
         ErrorKind::Cancelled,
         "the task never ran: its pool was terminated first (Python would wait forever here)",
