@@ -10,7 +10,8 @@
 // - this process's environment,
 // - the crate's `Cargo.toml` and `.cargo/config.toml` (`:dep`, `:opt`, offline mode),
 // - the source files of local dependencies (path dependencies), as their dep-info lists
-//   them, and the dependencies' artifacts passed with `--extern`.
+//   them, and the dependencies' artifacts passed with `--extern`,
+// - rustc itself (a toolchain update) and cargo's user configuration.
 // Anything else, or a wrapper set by the user or by evcxr itself (sccache, the build cache,
 // dylib linking), keeps cargo. Cargo runs rustc with `--error-format=json`, so a replayed
 // compile reports the same diagnostics, unwrapped (`CompilationError::opt_new` takes both).
@@ -143,6 +144,10 @@ impl Replay {
             .join(execution_so_source(&Command::new("rustc").args(&rustc.args))?);
         let mut inputs = local_sources(so_file.parent()?, crate_dir);
         inputs.extend(externs(&rustc.args).map(|path| rustc.dir.join(path)));
+        // A toolchain update replaces rustc (cargo would rebuild every dependency for the
+        // new one), and cargo reads its user configuration at each build.
+        inputs.push(PathBuf::from(&rustc.program));
+        inputs.extend(cargo_home().map(|home| home.join("config.toml")));
         Some(Replay {
             key,
             so_file,
@@ -174,6 +179,12 @@ impl Replay {
             Replayed::Failed(output)
         })
     }
+}
+
+fn cargo_home() -> Option<PathBuf> {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from(std::env::var_os("HOME")?).join(".cargo")))
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
