@@ -33,6 +33,14 @@ async fn value(k: &mut Kernel, code: &str) -> String {
     result_text(&msgs).unwrap_or_else(|| panic!("{code}: no result in {msgs:#?}"))
 }
 
+/// `:dep NAME = { path = DIR }`.
+async fn add_path_dep(k: &mut Kernel, name: &str, dir: &std::path::Path) {
+    let (reply, _) = k
+        .execute(&format!(":dep {name} = {{ path = \"{}\" }}", dir.display()))
+        .await;
+    assert_eq!(reply["content"]["status"], "ok", "{reply}");
+}
+
 fn evalue(reply: &Value) -> &str {
     reply["content"]["evalue"].as_str().unwrap_or("")
 }
@@ -45,13 +53,7 @@ async fn what_cargo_would_rebuild_is_rebuilt() {
     write_crate(&second, "second_dep", 10);
 
     let mut k = Kernel::start().await;
-    let (reply, _) = k
-        .execute(&format!(
-            ":dep first_dep = {{ path = \"{}\" }}",
-            first.display()
-        ))
-        .await;
-    assert_eq!(reply["content"]["status"], "ok", "{reply}");
+    add_path_dep(&mut k, "first_dep", &first).await;
     assert_eq!(value(&mut k, "first_dep::answer()").await, "1");
     assert_eq!(value(&mut k, "2 + 2").await, "4");
 
@@ -67,13 +69,7 @@ async fn what_cargo_would_rebuild_is_rebuilt() {
     assert_eq!(value(&mut k, "first_dep::answer() + 1").await, "3");
 
     // A new dependency changes the manifest: built, and usable with the first.
-    let (reply, _) = k
-        .execute(&format!(
-            ":dep second_dep = {{ path = \"{}\" }}",
-            second.display()
-        ))
-        .await;
-    assert_eq!(reply["content"]["status"], "ok", "{reply}");
+    add_path_dep(&mut k, "second_dep", &second).await;
     assert_eq!(
         value(&mut k, "second_dep::answer() + first_dep::answer()").await,
         "12"
