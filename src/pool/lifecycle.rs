@@ -149,7 +149,7 @@ impl<Q: Queue> Ledger<Q> {
     #[cfg(feature = "mpi")]
     pub(crate) fn queue_unless_terminated(&self, f: impl FnOnce(&mut Q)) -> bool {
         let mut book = self.book();
-        if matches!(book.phase, Phase::Terminated) {
+        if book.phase == Phase::Terminated {
             return false;
         }
         f(&mut book.queued);
